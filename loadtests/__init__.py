@@ -1,0 +1,1 @@
+"""Load tests, the bench runner and the report."""

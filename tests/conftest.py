@@ -1,0 +1,149 @@
+"""Shared fixtures: the trained model, settings, and one client per frontend."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from pathlib import Path
+
+import httpx
+import pytest
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from shared_model import METADATA_FILE, Settings
+from shared_model._settings import DEFAULT_MODEL_DIR
+
+FRONTENDS = ("flask", "fastapi")
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return the folder of the trained model: models/ if trained, else a small fresh one."""
+    if (DEFAULT_MODEL_DIR / METADATA_FILE).exists():
+        return DEFAULT_MODEL_DIR
+    from shared_model.train import main
+
+    out = tmp_path_factory.mktemp("models")
+    assert main(["--rows", "6000", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def settings(model_dir: Path) -> Settings:
+    """Return settings pointing at the trained model, ONNX backend."""
+    return Settings(model_dir=model_dir)
+
+
+def make_client(frontend: str, settings: Settings) -> httpx.Client:
+    """Return an in-process httpx client for one frontend (both give httpx.Response)."""
+    if frontend == "flask":
+        from flask_app import create_app as create_flask
+
+        transport = httpx.WSGITransport(app=create_flask(settings), raise_app_exceptions=False)
+        return httpx.Client(transport=transport, base_url="http://testserver")
+    from fastapi_app import create_app as create_fastapi
+
+    return httpx.Client(
+        transport=SyncASGITransport(create_fastapi(settings)), base_url="http://testserver"
+    )
+
+
+class SyncASGITransport(httpx.BaseTransport):
+    """httpx's ASGITransport behind a synchronous client, run in an anyio portal thread.
+
+    Starlette's TestClient would do the same but is deprecated with httpx; this keeps
+    both frontends on httpx's own transports (WSGITransport and ASGITransport).
+    """
+
+    def __init__(self, app: object) -> None:
+        self._inner = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # type: ignore[arg-type]
+        self._stack = ExitStack()
+        self._portal: BlockingPortal = self._stack.enter_context(start_blocking_portal())
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send one request through the ASGI app and return the fully read response."""
+
+        body = request.read()
+
+        async def send() -> httpx.Response:
+            inner = httpx.Request(
+                request.method, request.url, headers=request.headers, content=body
+            )
+            response = await self._inner.handle_async_request(inner)
+            content = await response.aread()
+            return httpx.Response(response.status_code, headers=response.headers, content=content)
+
+        return self._portal.call(send)
+
+    def close(self) -> None:
+        """Stop the portal thread."""
+        self._stack.close()
+
+
+@pytest.fixture(params=FRONTENDS)
+def client(request: pytest.FixtureRequest, settings: Settings) -> Iterator[httpx.Client]:
+    """Yield a client of each validated frontend in turn."""
+    with make_client(request.param, settings) as c:
+        yield c
+
+
+def free_port() -> int:
+    """Return a TCP port that is free on the loopback interface right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve(target_name: str, model_dir: Path, **env: str) -> Iterator[str]:
+    """Start a target of the table with its exact command; yield its URL; stop it by PID."""
+    from loadtests.serve import resolve
+    from loadtests.targets import get_target
+
+    port = free_port()
+    argv, environ = resolve(get_target(target_name), "127.0.0.1", port, 1)
+    environ = {**environ, "FVF_MODEL_DIR": str(model_dir), **env}
+    proc = subprocess.Popen(
+        argv, env=environ, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                raise RuntimeError(f"{target_name} exited with {proc.returncode}: {err[-2000:]}")
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{target_name} did not answer /health within 30 s")
+            time.sleep(0.1)
+        yield url
+    finally:
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    """Stop a server's whole process group: SIGTERM, then SIGKILL after the grace period."""
+    if proc.poll() is None:
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            with suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(grace)
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # stray workers of a dead master
+    if proc.stderr:
+        proc.stderr.close()
