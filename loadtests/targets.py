@@ -69,6 +69,8 @@ _GRANIAN = (
     "{port}",
     "--workers",
     "{workers}",
+    # Like gunicorn's master, replace a worker that dies (granian's default is to exit).
+    "--respawn-failed-workers",
     "--log-level",
     "warning",
 )

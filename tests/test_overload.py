@@ -1,0 +1,106 @@
+"""Overload (twice the peak, short) and fault (a worker killed mid-run), over real HTTP."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from loadtests.overload import TIMEOUT_S, Supervisor, fault_run, overload
+from loadtests.targets import get_target
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+OVERLOAD_S = 5.0
+RECOVERY_BOUND_S = 10.0  # "latency back to normal within a few seconds" of the last send
+FAULT_RATE, FAULT_S, FAULT_AT = 200.0, 4.0, 1.5
+
+
+@pytest.fixture
+def supervised(
+    request: pytest.FixtureRequest, model_dir: Path, tmp_path: Path
+) -> Iterator[Supervisor]:
+    """Start the target named by the test's parameter under a Supervisor; stop it after."""
+    with Supervisor(get_target(request.param), cores=None, log_path=tmp_path / "server.log") as sup:
+        yield sup
+    assert not sup.proc.alive()
+
+
+@pytest.mark.parametrize("supervised", ["flask", "fastapi"], indirect=True)
+def test_twice_the_peak_is_survived_and_counted(supervised: Supervisor) -> None:
+    """At 2x peak: every request counted, the server still answers, latency recovers."""
+    result = overload(
+        supervised.url,
+        factor=2.0,
+        duration=OVERLOAD_S,
+        peak_duration=2.0,
+        is_alive=supervised.alive,
+    )
+    print(
+        f"\noverload {supervised.target.name}:",
+        {
+            k: result[k]
+            for k in (
+                "peak_rps",
+                "rate",
+                "achieved_send_rate",
+                "sent",
+                "ok",
+                "failed",
+                "timed_out",
+                "recovered_after_s",
+                "latency_ms",
+            )
+        },
+    )
+    assert result["sent"] == result["ok"] + result["failed"] + result["timed_out"]
+    assert result["sent"] >= int(result["rate"] * OVERLOAD_S)
+    assert result["achieved_send_rate"] >= 1.5 * result["peak_rps"], "did not overload"
+    assert result["server_alive"]
+    assert not supervised.restarts
+    assert result["recovered_after_s"] is not None
+    assert result["recovered_after_s"] <= RECOVERY_BOUND_S
+
+
+@pytest.mark.parametrize(
+    ("supervised", "respawned_by"),
+    [("flask", "gunicorn master"), ("fastapi-granian", "granian master")],
+    indirect=["supervised"],
+)
+def test_killed_worker_is_counted_and_replaced(supervised: Supervisor, respawned_by: str) -> None:
+    """A worker SIGKILLed mid-run: failures recorded, a worker back, no hang, no false success."""
+    master = supervised.proc.pid
+    start = time.monotonic()
+    result = fault_run(supervised, rate=FAULT_RATE, duration=FAULT_S, fault_at=FAULT_AT)
+    elapsed = time.monotonic() - start
+    print(
+        f"\nfault {supervised.target.name}:",
+        {
+            k: result[k]
+            for k in (
+                "sent",
+                "ok",
+                "failed",
+                "timed_out",
+                "killed",
+                "supervisor_restarts",
+                "errors",
+            )
+        },
+    )
+    assert elapsed < FAULT_S + TIMEOUT_S + 30.0, "the run hung"
+    assert result["sent"] == result["ok"] + result["failed"] + result["timed_out"]
+    assert result["killed"]
+    assert result["killed"][0] in result["workers_before"]
+    assert result["failed"] + result["timed_out"] >= 1
+    assert any(k.startswith("in flight at the fault") for k in result["errors"])
+    assert result["ok"] < result["sent"]
+    assert result["healthy_after"]
+    assert result["killed"][0] not in result["workers_after"]
+    # The server's own manager replaced the worker (granian with --respawn-failed-workers,
+    # as in the targets table): the master is the same process, the supervisor did nothing.
+    assert supervised.proc.pid == master, respawned_by
+    assert not result["supervisor_restarts"]
+    assert result["timeline"][-1]["ok"] > 0, "service did not come back within the run"
