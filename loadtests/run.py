@@ -1,0 +1,400 @@
+"""Benchmark the targets: in-process benches, then Locust and wrk over loopback HTTP.
+
+For each target of loadtests/targets.py: start it with its exact command pinned to the
+server core(s), wait for /health, verify /predict against shared_model.predict, then
+measure: a closed-loop concurrency sweep; /health and the noop model backend at the
+peak level (controls); fixed rates at fractions of the peak, timed from the intended
+send (no coordinated omission); an invalid-traffic mix; wrk at the peak level. Every
+server is stopped by PID. Results go to results/<UTC timestamp>/ (results/latest
+points to it), summary.json first and rewritten after every phase, so Ctrl-C keeps
+what was measured. With --url an already running deployment is measured instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import ipaddress
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from urllib.parse import urlsplit
+
+from rich.console import Console
+from rich.table import Table
+
+from ._bench import Bench
+from ._config import DEFAULT, QUICK, RunSettings, default_cores
+from ._procs import ProcessError, can_pin
+from ._progress import Reporter
+from .targets import TARGETS
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.replace(",", " ").split())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers, got {text!r}") from None
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError(f"expected non-negative integers, got {text!r}")
+    return values
+
+
+def _fractions(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.replace(",", " ").split())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers, got {text!r}") from None
+    if not all(0 < v <= 1.5 for v in values):
+        raise argparse.ArgumentTypeError("fractions of the peak must be in (0, 1.5]")
+    return values
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``python -m loadtests.run``."""
+    d, q = DEFAULT, QUICK
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtests.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = parser.add_argument
+    add(
+        "--targets",
+        nargs="+",
+        metavar="NAME",
+        help=f"targets to measure, space- or comma-separated (default: all: {' '.join(TARGETS)})",
+    )
+    add(
+        "--levels",
+        type=_ints,
+        metavar="N,N,...",
+        help="concurrency levels of the closed-loop sweep, in users "
+        f"(default {','.join(map(str, d.levels))}; --quick {','.join(map(str, q.levels))})",
+    )
+    add(
+        "--duration",
+        type=_positive,
+        metavar="S",
+        help=f"measured seconds per phase (default {d.duration_s}; --quick {q.duration_s}); "
+        "wrk runs the same, rounded to whole seconds",
+    )
+    add(
+        "--warmup",
+        type=float,
+        metavar="S",
+        help=f"unmeasured seconds before each phase (default {d.warmup_s}; --quick {q.warmup_s})",
+    )
+    add(
+        "--server-warmup",
+        type=float,
+        metavar="S",
+        help="extra warm-up of a freshly started server, before its first phase "
+        f"(default {d.server_warmup_s}; --quick {q.server_warmup_s})",
+    )
+    add(
+        "--repeats",
+        type=int,
+        default=1,
+        metavar="N",
+        help="measure every target N times, interleaved; summary.json gives the median and "
+        "the spread (min, max) of each figure (default 1)",
+    )
+    add(
+        "--quick",
+        action="store_true",
+        help="short run: every target, fewer levels, short phases (about a minute)",
+    )
+    add(
+        "--out",
+        type=Path,
+        default=Path("results"),
+        metavar="DIR",
+        help="results root; the run goes to DIR/<UTC timestamp>/, DIR/latest points to it "
+        "(default results)",
+    )
+    add(
+        "--url",
+        metavar="URL",
+        help="measure this running deployment (e.g. http://127.0.0.1:8000) instead of "
+        "starting local servers; no server CPU figures, noop control only with --noop-url",
+    )
+    add(
+        "--noop-url",
+        metavar="URL",
+        help="with --url: the same deployment started with FVF_BACKEND=noop, for the control",
+    )
+    add("--name", default="url", help="with --url: the name of the deployment in the results")
+    add(
+        "--allow-remote",
+        action="store_true",
+        help="allow --url to name a host other than loopback (off: load stays on this machine)",
+    )
+    add(
+        "--locust-workers",
+        default="auto",
+        metavar="N|auto",
+        help="Locust worker processes (master/worker when N > 1); auto: one per load-generator "
+        "core, so 1 on a 2-core machine (default auto)",
+    )
+    add(
+        "--fixed-rates",
+        type=_fractions,
+        metavar="F,F",
+        help="fixed-rate phases as fractions of the measured peak "
+        f"(default {','.join(map(str, d.fixed_fractions))})",
+    )
+    add(
+        "--invalid-fraction",
+        type=float,
+        default=0.2,
+        metavar="F",
+        help="share of bad bodies (loadtests.cases, in_mix) in the invalid mix (default 0.2)",
+    )
+    add(
+        "--server-workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes of every server (the table's {workers}; default 1)",
+    )
+    add(
+        "--server-cores",
+        type=_ints,
+        metavar="LIST",
+        help="cores the servers (and in-process benches) are pinned to (default: the first)",
+    )
+    add(
+        "--lg-cores",
+        type=_ints,
+        metavar="LIST",
+        help="cores the load generators (Locust, wrk) are pinned to (default: the others)",
+    )
+    add(
+        "--sample-interval",
+        type=_positive,
+        metavar="S",
+        help="psutil sampling interval for CPU and memory "
+        f"(default {d.sample_interval_s}; --quick {q.sample_interval_s})",
+    )
+    add(
+        "--bench-max-time",
+        type=_positive,
+        metavar="S",
+        help="pytest-benchmark --benchmark-max-time per bench "
+        f"(default {d.bench_max_time_s}; --quick {q.bench_max_time_s})",
+    )
+    add("--no-benches", action="store_true", help="skip the in-process pytest-benchmark benches")
+    add("--no-wrk", action="store_true", help="skip the wrk cross-check")
+    add(
+        "--no-matrix",
+        action="store_true",
+        help="skip the invalid-input matrix (every case of loadtests/cases.py, once per target)",
+    )
+    add(
+        "--overload",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="also drive each validated target at twice its peak for S seconds and watch it "
+        "recover (default 0: off; 30 is the issue's figure)",
+    )
+    return parser
+
+
+def _pick(value: Any, default: Any, quick: Any, is_quick: bool) -> Any:
+    if value is not None:
+        return value
+    return quick if is_quick else default
+
+
+def settings_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> RunSettings:
+    """Validate the arguments and return the run's settings."""
+    names: list[str] = []
+    for item in args.targets or ["all"]:
+        names += [n for n in item.replace(",", " ").split() if n]
+    targets = tuple(TARGETS) if names == ["all"] else tuple(dict.fromkeys(names))
+    unknown = [n for n in targets if n not in TARGETS]
+    if unknown:
+        parser.error(f"unknown target(s) {', '.join(unknown)}; known: {', '.join(TARGETS)}")
+    for url in (args.url, args.noop_url):
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                parser.error(f"not an http(s) URL: {url}")
+            if not args.allow_remote and not _is_loopback(parts.hostname):
+                parser.error(f"{url} is not on loopback; pass --allow-remote to load it anyway")
+    if args.noop_url and not args.url:
+        parser.error("--noop-url needs --url")
+    server_cores, lg_cores = default_cores()
+    server_cores = args.server_cores or server_cores
+    lg_cores = args.lg_cores or lg_cores
+    if not can_pin():
+        server_cores = lg_cores = None
+    if args.locust_workers == "auto":
+        workers = max(1, len(lg_cores or ()))
+    else:
+        try:
+            workers = int(args.locust_workers)
+        except ValueError:
+            parser.error("--locust-workers takes a number or auto")
+        if workers < 1:
+            parser.error("--locust-workers must be at least 1")
+    if args.repeats < 1 or args.server_workers < 1:
+        parser.error("--repeats and --server-workers must be at least 1")
+    if not 0 <= args.invalid_fraction <= 1:
+        parser.error("--invalid-fraction must be between 0 and 1")
+    q = args.quick
+    return RunSettings(
+        targets=targets,
+        levels=_pick(args.levels, DEFAULT.levels, QUICK.levels, q),
+        duration_s=_pick(args.duration, DEFAULT.duration_s, QUICK.duration_s, q),
+        warmup_s=_pick(args.warmup, DEFAULT.warmup_s, QUICK.warmup_s, q),
+        server_warmup_s=_pick(
+            args.server_warmup, DEFAULT.server_warmup_s, QUICK.server_warmup_s, q
+        ),
+        fixed_fractions=_pick(args.fixed_rates, DEFAULT.fixed_fractions, QUICK.fixed_fractions, q),
+        bench_max_time_s=_pick(
+            args.bench_max_time, DEFAULT.bench_max_time_s, QUICK.bench_max_time_s, q
+        ),
+        repeats=args.repeats,
+        quick=q,
+        out_dir=args.out,
+        url=args.url.rstrip("/") if args.url else None,
+        noop_url=args.noop_url.rstrip("/") if args.noop_url else None,
+        name=args.name,
+        locust_workers=workers,
+        invalid_fraction=args.invalid_fraction,
+        server_workers=args.server_workers,
+        server_cores=server_cores,
+        lg_cores=lg_cores,
+        sample_interval_s=_pick(
+            args.sample_interval, DEFAULT.sample_interval_s, QUICK.sample_interval_s, q
+        ),
+        benches=not args.no_benches,
+        wrk=not args.no_wrk,
+        matrix=not args.no_matrix,
+        overload_s=max(0.0, args.overload),
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def make_run_dir(root: Path) -> Path:
+    """Create root/<UTC timestamp>/ and point root/latest at it."""
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_dir, n = root / stamp, 1
+    while run_dir.exists():
+        n += 1
+        run_dir = root / f"{stamp}-{n}"
+    run_dir.mkdir()
+    link = root / "latest"
+    tmp = root / f".latest-{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(run_dir.name)
+    tmp.replace(link)
+    return run_dir
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def results_table(summary: dict[str, Any]) -> Table:
+    """Return the headline figures of every target."""
+    table = Table(title=f"run {summary['run_id']} ({summary['status']}, {summary['wall_s']} s)")
+    for column in (
+        "target",
+        "peak req/s",
+        "wrk req/s",
+        "p99 @80% ms",
+        "predict:noop",
+        "noop:health",
+        "flags",
+    ):
+        table.add_column(column, justify="left" if column in ("target", "flags") else "right")
+
+    def num(value: Any, digits: int = 1) -> str:
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    for name, t in summary["targets"].items():
+        peak, wrk = t.get("peak") or {}, t.get("wrk") or {}
+        at80: dict[str, Any] = next((f for f in t["fixed_rate"] if f.get("fraction") == 0.8), {})
+        table.add_row(
+            name,
+            f"{num(peak.get('rps'))} (c={peak.get('users', '-')})",
+            num(wrk.get("rps")),
+            num(at80.get("p99_ms"), 2),
+            num(t["ratios"]["predict_to_noop"], 2),
+            num(t["ratios"]["noop_to_health"], 2),
+            str(len(t["flags"])) if t["status"] != "failed" else "FAILED",
+        )
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the bench; return 0, 1 on failure, 130 when interrupted."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    settings = settings_from(args, parser)
+    # Not a terminal (a log, CI): wide enough that the results table is not cut.
+    width = None if sys.stderr.isatty() else 160
+    console = Console(stderr=True, highlight=False, soft_wrap=True, width=width)
+    if settings.lg_cores:
+        # The runner itself samples and logs: keep it off the server's cores.
+        os.sched_setaffinity(0, settings.lg_cores)
+    run_dir = make_run_dir(settings.out_dir)
+    console.print(f"results: {run_dir}  (targets: {' '.join(settings.subjects)})")
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    reporter = Reporter(settings.planned_s(), console)
+    bench = Bench(settings, run_dir, reporter)
+    status, error, code = "complete", None, 0
+    try:
+        with reporter:
+            bench.run()
+    except KeyboardInterrupt:
+        status, error, code = "interrupted", "interrupted by a signal", 130
+        console.print("[yellow]interrupted: stopping every process this run started[/yellow]")
+    except ProcessError as exc:
+        status, error, code = "failed", str(exc), 1
+        console.print(f"[red]failed:[/red] {exc}")
+    except Exception as exc:
+        status, error, code = "failed", f"{type(exc).__name__}: {exc}", 1
+        console.print(traceback.format_exc())
+    finally:
+        # A second Ctrl-C must not cut the cleanup short.
+        with contextlib.ExitStack() as stack:
+            old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            stack.callback(signal.signal, signal.SIGINT, old_int)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            stack.callback(signal.signal, signal.SIGTERM, previous)
+            summary = bench.finish(status, error)
+    console.print(results_table(summary))
+    for warning in summary["warnings"]:
+        console.print(f"  [yellow]![/yellow] {warning}")
+    console.print(f"results in {run_dir}/ (also {settings.out_dir}/latest): summary.json")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,304 @@
+"""The bench CLI for real: tiny runs as subprocesses, their files, and no process left over."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from loadtests import _hdr, _wrk
+from loadtests._procs import Ledger, Managed, Registry, is_gone
+from loadtests._servers import start, wait_ready
+from loadtests.run import build_parser, settings_from
+from loadtests.summary import aggregate
+from loadtests.targets import TARGETS
+
+PERCENTILES = ("min_ms", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms")
+TINY = [
+    "--quick",
+    "--levels",
+    "1,8",
+    "--duration",
+    "0.7",
+    "--warmup",
+    "0.2",
+    "--server-warmup",
+    "0.3",
+    "--fixed-rates",
+    "0.8",
+]
+
+
+def run_cli(
+    args: list[str], env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run python -m loadtests.run with args; return the finished process."""
+    return subprocess.run(
+        [sys.executable, "-m", "loadtests.run", *args],
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def ledger_pids(run_dir: Path) -> list[int]:
+    """Return every PID the run recorded starting (servers with their workers, Locust, wrk)."""
+    pids: list[int] = []
+    for line in (run_dir / "processes.jsonl").read_text().splitlines():
+        event = json.loads(line)
+        if event["event"] == "start":
+            pids.append(event["pid"])
+        elif event["event"] == "children":
+            pids += event["pids"]
+    return pids
+
+
+def phases_of(target: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return every Locust phase of a target's summary entry."""
+    controls = [p for p in target["controls"].values() if p]
+    return [*target["sweep"], *controls, *target["fixed_rate"], target["invalid_mix"]]
+
+
+def assert_sane(phase: dict[str, Any]) -> None:
+    """Check the invariants every measured phase must satisfy."""
+    assert phase["requests"] == phase["successes"] + phase["failures"], phase["phase"]
+    assert phase["requests"] > 0, phase["phase"]
+    assert phase["rps"] > 0, phase["phase"]
+    values = [phase[k] for k in PERCENTILES]
+    assert all(v is not None and v > 0 for v in values), (phase["phase"], values)
+    assert values == sorted(values), (phase["phase"], values)
+    assert sum(phase["by_status"].values()) == phase["completed"]
+
+
+@pytest.fixture(scope="module")
+def env(model_dir: Path) -> dict[str, str]:
+    """Return the environment of a run: the tests' model, unbuffered output."""
+    return {**os.environ, "FVF_MODEL_DIR": str(model_dir), "PYTHONUNBUFFERED": "1"}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]) -> Path:
+    """Run the CLI once on two targets with short phases; return its run folder."""
+    out = tmp_path_factory.mktemp("results")
+    done = run_cli(
+        [*TINY, "--targets", "flask", "fastapi", "--bench-max-time", "0.005", "--out", str(out)],
+        env,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return (out / "latest").resolve()
+
+
+def test_help_explains_every_option() -> None:
+    parser = build_parser()
+    for action in parser._actions:
+        assert action.help, action.option_strings
+    assert "--locust-workers" in parser.format_help()
+
+
+def test_quick_preset_and_loopback_check() -> None:
+    parser = build_parser()
+    settings = settings_from(parser.parse_args(["--quick", "--duration", "2"]), parser)
+    assert settings.quick
+    assert settings.duration_s == 2
+    assert settings.targets == tuple(TARGETS)
+    assert settings.levels != build_parser().get_default("levels")
+    with pytest.raises(SystemExit):
+        settings_from(parser.parse_args(["--url", "http://example.com"]), parser)
+
+
+def test_aggregate_sums_counts_and_takes_medians() -> None:
+    runs = [
+        {
+            "requests": 10,
+            "successes": 9,
+            "failures": 1,
+            "rps": r,
+            "users": 8,
+            "by_status": {"200": 9, "500": 1},
+            "load_generator_bound": b,
+        }
+        for r, b in ((100.0, False), (300.0, False), (200.0, True))
+    ]
+    out = aggregate(runs)
+    assert (out["requests"], out["successes"], out["failures"]) == (30, 27, 3)
+    assert out["rps"] == 200.0
+    assert out["spread"]["rps"] == [100.0, 300.0]
+    assert out["by_status"] == {"200": 27, "500": 3}
+    assert out["load_generator_bound"] is True
+    assert out["users"] == 8
+
+
+def test_wrk_summary_is_parsed() -> None:
+    line = (
+        f'{_wrk.MARKER}{{"requests": 500, "duration_us": 1000000, "bytes": 1, "errors": '
+        '{"connect": 0, "read": 0, "write": 0, "status": 2, "timeout": 0}, "latency_us": '
+        '{"min": 100, "mean": 900.5, "max": 9000, "p50": 800, "p90": 1500, "p99": 5000, '
+        '"p999": 8000}}'
+    )
+    figures = _wrk.parse(f"Running 1s test\n{line}\n", 1, 8)
+    assert (figures["rps"], figures["non_2xx"], figures["p99_ms"]) == (500.0, 2, 5.0)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.timeout(150)
+def test_tiny_run_writes_every_file(tiny_run: Path) -> None:
+    summary = json.loads((tiny_run / "summary.json").read_text())
+    assert summary["status"] == "complete", summary["error"]
+    assert summary["environment"]["cpu_count"] >= 1
+    assert summary["benchmarks"]["test_predict[onnx]"]["median_us"] > 0
+    assert set(summary["targets"]) == {"flask", "fastapi"}
+    for target in summary["targets"].values():
+        assert target["status"] == "complete"
+        for phase in phases_of(target):
+            assert_sane(phase)
+            for files in phase["files"]:
+                # Every successful answer, and only those, is in the exact histogram.
+                assert _hdr.load(tiny_run / files["hdr"]).get_total_count() == phase["successes"]
+                assert (tiny_run / files["percentiles_csv"]).read_text().startswith('"Value"')
+        assert target["peak"]["users"] in (1, 8)
+        assert target["wrk"]["rps"] > 0
+        assert (tiny_run / target["wrk"]["files"][0]["output"]).read_text().count(_wrk.MARKER) == 1
+        assert target["ratios"]["predict_to_noop"] > 0
+        assert target["ratios"]["noop_to_health"] > 0
+        assert target["decomposition"]["model_us"] > 0
+        mix = target["invalid_mix"]
+        assert set(mix["by_status"]) >= {"200", "422"}
+    rows = list(csv.DictReader((tiny_run / "phases.csv").read_text().splitlines()))
+    assert len(rows) == 2 * (2 + 1 + 1 + 1 + 1 + 1)  # sweep, health, fixed, mix, wrk, noop
+    samples = list(csv.DictReader((tiny_run / "resources.csv").read_text().splitlines()))
+    assert samples
+    assert any(float(s["server_cpu_pct"] or 0) > 0 for s in samples)
+    assert json.loads((tiny_run / "benchmarks.json").read_text())["benchmarks"]
+    assert all(is_gone(pid) for pid in ledger_pids(tiny_run))
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+def test_sigint_stops_every_process_and_keeps_results(tmp_path: Path, env: dict[str, str]) -> None:
+    argv = [
+        sys.executable,
+        "-m",
+        "loadtests.run",
+        *TINY,
+        "--targets",
+        "flask",
+        "fastapi",
+        "--no-benches",
+        "--out",
+        str(tmp_path),
+    ]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    summary_path = tmp_path / "latest" / "summary.json"
+    deadline = time.monotonic() + 60
+    measured = False
+    while time.monotonic() < deadline and proc.poll() is None and not measured:
+        time.sleep(0.2)
+        try:
+            measured = bool(json.loads(summary_path.read_text())["targets"]["flask"]["sweep"])
+        except (OSError, ValueError, KeyError):
+            continue
+    assert measured, "no phase was measured before the deadline"
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr[-2000:]
+    run_dir = summary_path.parent.resolve()
+    summary = json.loads(summary_path.read_text())
+    assert summary["status"] == "interrupted"
+    assert summary["targets"]["flask"]["sweep"], "the measured phase was not kept"
+    for phase in summary["targets"]["flask"]["sweep"]:
+        assert_sane(phase)
+    started = ledger_pids(run_dir)
+    assert started
+    assert all(is_gone(pid) for pid in started), [p for p in started if not is_gone(p)]
+
+
+@pytest.fixture
+def deployment(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, str]]:
+    """Start the fastapi target twice (onnx and noop backends) as a test's own deployment."""
+    registry, ledger = Registry(), Ledger(None)
+    servers: list[tuple[Managed, str]] = []
+    monkeypatch.setenv("FVF_MODEL_DIR", env["FVF_MODEL_DIR"])
+    try:
+        for backend in ("onnx", "noop"):
+            proc, url = start(
+                TARGETS["fastapi"],
+                backend=backend,
+                workers=1,
+                cores=None,
+                log_path=tmp_path / f"{backend}.log",
+                ledger=ledger,
+                registry=registry,
+            )
+            servers.append((proc, url))
+        for proc, url in servers:
+            wait_ready(url, proc, None, timeout=60)
+        yield servers[0][1], servers[1][1]
+    finally:
+        registry.stop_all()
+        for proc, _ in servers:
+            assert all(is_gone(pid) for pid in proc.seen)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+def test_url_mode_with_two_locust_workers(
+    tmp_path: Path, env: dict[str, str], deployment: tuple[str, str]
+) -> None:
+    url, noop_url = deployment
+    done = run_cli(
+        [
+            "--quick",
+            "--levels",
+            "4",
+            "--duration",
+            "0.6",
+            "--warmup",
+            "0.2",
+            "--fixed-rates",
+            "0.5",
+            "--no-benches",
+            "--locust-workers",
+            "2",
+            "--url",
+            url,
+            "--noop-url",
+            noop_url,
+            "--name",
+            "mine",
+            "--out",
+            str(tmp_path),
+        ],
+        env,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((tmp_path / "latest" / "summary.json").read_text())
+    assert summary["mode"] == "url"
+    target = summary["targets"]["mine"]
+    assert target["url"] == url
+    for phase in phases_of(target):
+        assert_sane(phase)
+        assert phase["locust_workers"] == 2
+        assert phase["server_cpu_pct"] is None  # not ours to sample
+    assert target["controls"]["noop"]["rps"] > 0
+    assert target["wrk"]["rps"] > 0
+    run_dir = (tmp_path / "latest").resolve()
+    locust = [json.loads(line) for line in (run_dir / "processes.jsonl").read_text().splitlines()]
+    children = [e for e in locust if e["event"] == "children" and e["kind"] == "loadgen"]
+    assert sum(len(e["pids"]) for e in children) >= 2  # the two Locust workers
+    assert all(is_gone(pid) for pid in ledger_pids(run_dir))
