@@ -1,0 +1,406 @@
+"""Render a bench run's report: report.html (self-contained) and report.md, from its files.
+
+    python -m loadtests.report RUN_DIR                    # RUN_DIR/report.html, report.md
+    python -m loadtests.report NEW_DIR --compare BASE_DIR # NEW_DIR/compare-<base id>.html/.md
+    python -m loadtests.report RUN_DIR --readme README.md # splice the reference table
+
+Everything shown comes from the run folder (summary.json, phases.csv, the HdrHistogram
+percentile CSVs, invalid_matrix.json when measured); charts are matplotlib SVG inlined
+into the HTML, and PNGs under RUN_DIR/charts/ for the Markdown. The HTML needs no
+network: no scripts, fonts or styles are fetched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from . import _report_view as view
+from ._report_charts import Chart, colour, draw, draw_compare
+from ._report_data import (
+    HEADLINE_FRACTION,
+    LOCUST_WRK_TOLERANCE,
+    SPREAD_WARN_LATENCY,
+    SPREAD_WARN_RPS,
+    Run,
+    figure,
+    load_run,
+    lookup,
+    per_repeat,
+    spread_of,
+)
+from ._report_format import change, fmt, fmt_change, fmt_spread
+from ._report_matrix import error_path_rows, matrix_view
+from ._report_verdict import verdict
+
+__all__ = [
+    "REFERENCE_END",
+    "REFERENCE_START",
+    "compare",
+    "main",
+    "reference_block",
+    "render",
+    "screenshot",
+    "splice",
+]
+
+TEMPLATES = Path(__file__).parent / "templates"
+CHART_DIR = "charts"
+REFERENCE_START = "<!-- reference:start -->"
+REFERENCE_END = "<!-- reference:end -->"
+LOWER_IS_BETTER = ("_ms", "error_rate", "cpu_us", "rss_mb", "bad_5xx")
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _env(autoescape: bool) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=autoescape,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["fmt"] = fmt
+    return env
+
+
+def context(run: Run, charts: list[Chart]) -> dict[str, Any]:
+    """Return everything the report templates show for a run."""
+    return {
+        "run": run,
+        "summary": run.summary,
+        "title": f"Flask vs FastAPI serving one scikit-learn model: run {run.run_id}",
+        "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "verdict": verdict(run),
+        "headline_columns": [heading for *_, heading in view.HEADLINE],
+        "headline": view.headline(run),
+        "ratio_columns": [heading for *_, heading in view.RATIO_FIGURES],
+        "framework_pairs": view.ratio_rows(run, "framework"),
+        "other_pairs": view.ratio_rows(run, "other"),
+        "charts": {c.name: c for c in charts},
+        "colours": {n: colour(n, list(run.targets)) for n in run.targets},
+        "controls": _controls(run),
+        "decomposition": _decomposition(run),
+        "error_path": error_path_rows(run),
+        "matrix": matrix_view(run),
+        "warnings": view.warnings(run),
+        "method": view.method(run),
+        "limits": {
+            "fraction": HEADLINE_FRACTION,
+            "spread_rps": SPREAD_WARN_RPS,
+            "spread_latency": SPREAD_WARN_LATENCY,
+            "locust_wrk": LOCUST_WRK_TOLERANCE,
+        },
+    }
+
+
+def _controls(run: Run) -> list[dict[str, Any]]:
+    rows = []
+    for name, target in run.targets.items():
+        controls = target.get("controls") or {}
+        ratios = target.get("ratios") or {}
+        rows.append(
+            {
+                "name": name,
+                "health": (controls.get("health") or {}).get("rps"),
+                "noop": (controls.get("noop") or {}).get("rps"),
+                "predict": (target.get("peak") or {}).get("rps"),
+                "predict_to_noop": ratios.get("predict_to_noop"),
+                "noop_to_health": ratios.get("noop_to_health"),
+            }
+        )
+    return rows
+
+
+def _decomposition(run: Run) -> list[dict[str, Any]]:
+    keys = ("model_us", "validation_us", "framework_us", "server_network_us", "http_p50_us")
+    return [
+        {"name": n, **{k: t["decomposition"].get(k) for k in keys}}
+        for n, t in run.targets.items()
+        if t.get("decomposition")
+    ]
+
+
+def render(run_dir: Path) -> tuple[Path, Path]:
+    """Render run_dir/report.html and run_dir/report.md; return their paths."""
+    run = load_run(run_dir)
+    charts = draw(run, run.path / CHART_DIR)
+    data = context(run, charts)
+    html_path, md_path = run.path / "report.html", run.path / "report.md"
+    html_path.write_text(_env(True).get_template("report.html.j2").render(data), "utf-8")
+    md_path.write_text(_env(False).get_template("report.md.j2").render(data), "utf-8")
+    return html_path, md_path
+
+
+# --- compare --------------------------------------------------------------------------
+
+
+def figure_spread(run: Run, key: str) -> tuple[float, float] | None:
+    """Return the [min, max] over repeats of a figure named by a report key, if known."""
+    target, _, path = key.partition(".")
+    if path == "derived.cpu_us_per_request":
+        values = list(per_repeat(run, target, "fixed", "cpu_us_per_request").values())
+        return (min(values), max(values)) if len(values) >= 2 else None
+    if path.startswith("derived.") or "." not in path:
+        return None
+    phase_path, _, leaf = path.rpartition(".")
+    phase = lookup(run.targets.get(target) or {}, phase_path)
+    return spread_of(phase, leaf) if isinstance(phase, dict) else None
+
+
+def compare_row(base: Run, new: Run, key: str, unit: str) -> dict[str, Any]:
+    """Return one figure of both runs with its change and whether the change is noise."""
+    a, b = figure(base, key), figure(new, key)
+    sa, sb = figure_spread(base, key), figure_spread(new, key)
+    delta = change(a, b)
+    if a is None or b is None:
+        noise, significance = None, "measured in one run only"
+    elif fmt(a, unit) == fmt(b, unit):
+        noise, significance = None, "unchanged at this rounding"
+    elif sa and sb:
+        noise = sa[0] <= sb[1] and sb[0] <= sa[1]
+        significance = "within noise (spreads overlap)" if noise else "outside the spreads"
+    elif sa or sb:
+        low, high = sa or sb or (0.0, 0.0)
+        other, side = (b, "base") if sa else (a, "new")
+        noise = low <= other <= high
+        where = "within" if noise else "outside"
+        significance = f"{where} the {side} run's spread (the other has one repeat)"
+    else:
+        noise, significance = None, "no spread (one repeat in each run)"
+    lower_better = any(part in key for part in LOWER_IS_BETTER)
+    better = None if delta in (None, 0) else ((delta < 0) == lower_better)
+    return {
+        "key": key,
+        "base": fmt(a, unit),
+        "new": fmt(b, unit),
+        "base_spread": fmt_spread(sa, unit),
+        "new_spread": fmt_spread(sb, unit),
+        "change": fmt_change(delta),
+        "arrow": "" if not delta else ("\u25b2" if delta > 0 else "\u25bc"),
+        "better": better,
+        "noise": noise,
+        "significance": significance,
+    }
+
+
+def compare_context(base: Run, new: Run, charts: list[Chart]) -> dict[str, Any]:
+    """Return what the comparison templates show."""
+    names = list(dict.fromkeys([*new.targets, *base.targets]))
+    targets = []
+    for name in names:
+        rows = [
+            {"heading": heading, **compare_row(base, new, f"{name}.{key}", unit)}
+            for key, unit, heading in view.HEADLINE
+        ]
+        only = None
+        if name not in base.targets:
+            only = f"only in the new run ({new.run_id})"
+        elif name not in new.targets:
+            only = f"only in the base run ({base.run_id})"
+        targets.append({"name": name, "rows": rows, "only": only})
+    pairs = []
+    for kind in ("framework", "other"):
+        old = {r["pair"].name: r for r in view.ratio_rows(base, kind)}
+        for row in view.ratio_rows(new, kind):
+            prior = old.get(row["pair"].name)
+            a = prior["cells"][0].value if prior else None
+            b = row["cells"][0].value
+            pairs.append(
+                {
+                    "label": row["pair"].label,
+                    "numerator": row["pair"].numerator,
+                    "denominator": row["pair"].denominator,
+                    "base": fmt(a, "ratio"),
+                    "new": fmt(b, "ratio"),
+                    "change": fmt_change(change(a, b)),
+                }
+            )
+    return {
+        "title": f"Run {new.run_id} compared with {base.run_id}",
+        "base": base,
+        "new": new,
+        "targets": targets,
+        "pairs": pairs,
+        "differences": _differences(base, new),
+        "charts": charts,
+        "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def _differences(base: Run, new: Run) -> list[tuple[str, str, str]]:
+    """Return the settings and environment facts that differ between two runs."""
+    out: list[tuple[str, str, str]] = []
+    facts = (
+        ("settings", ("levels", "duration_s", "warmup_s", "repeats", "quick", "server_workers")),
+        ("settings", ("server_cores", "lg_cores", "locust_workers", "invalid_fraction")),
+        ("environment", ("cpu_model", "cpu_count", "kernel", "python", "git")),
+    )
+    for section, keys in facts:
+        a, b = base.summary.get(section) or {}, new.summary.get(section) or {}
+        out += [(k, str(a.get(k)), str(b.get(k))) for k in keys if a.get(k) != b.get(k)]
+    pa = (base.summary.get("environment") or {}).get("packages") or {}
+    pb = (new.summary.get("environment") or {}).get("packages") or {}
+    names = sorted({*pa, *pb})
+    out += [(k, str(pa.get(k)), str(pb.get(k))) for k in names if pa.get(k) != pb.get(k)]
+    return out
+
+
+def compare(new_dir: Path, base_dir: Path) -> tuple[Path, Path]:
+    """Render new_dir/compare-<base id>.html and .md; return their paths."""
+    base, new = load_run(base_dir), load_run(new_dir)
+    charts = draw_compare(base, new, new.path / CHART_DIR)
+    data = compare_context(base, new, charts)
+    stem = new.path / f"compare-{base.run_id}"
+    html_path, md_path = stem.with_suffix(".html"), stem.with_suffix(".md")
+    html_path.write_text(_env(True).get_template("compare.html.j2").render(data), "utf-8")
+    md_path.write_text(_env(False).get_template("compare.md.j2").render(data), "utf-8")
+    return html_path, md_path
+
+
+# --- the README's reference table -----------------------------------------------------
+
+
+def reference_block(run: Run) -> str:
+    """Return the README's reference table of a run, with its stamp line."""
+    env = run.summary.get("environment") or {}
+    settings = run.summary.get("settings") or {}
+    git = env.get("git") or {}
+    commit = (git.get("commit") or "")[:12] or "not recorded"
+    warned = sum(len(group["items"]) for group in view.warnings(run))
+    date = str(run.summary.get("started_at") or run.run_id)[:10]
+    lines = [
+        "| target | peak req/s | p99 ms at 80 % of peak | /predict : noop | invalid-mix errors |",
+        "|---|--:|--:|--:|--:|",
+    ]
+    for name, target in run.targets.items():
+        lines.append(
+            f"| `{name}` | {fmt(figure(run, f'{name}.peak.rps'), 'rps')} "
+            f"| {fmt(figure(run, f'{name}.fixed_rate@80.p99_ms'), 'ms')} "
+            f"| {fmt((target.get('ratios') or {}).get('predict_to_noop'), 'ratio')} "
+            f"| {fmt(figure(run, f'{name}.invalid_mix.error_rate'), 'pct')} |"
+        )
+    preset = "quick preset, " if settings.get("quick") else ""
+    server = view.join_list(env.get("server_cores"))
+    load = view.join_list(env.get("load_generator_cores"))
+    caveat = (
+        f"its report raises {warned} warning(s), so read these figures as indicative"
+        if warned
+        else "its report raises no warning"
+    )
+    stamp = (
+        f"Reference run `{run.run_id}` of {date}, commit {commit}, on {env.get('cpu_model', '?')} "
+        f"({env.get('cpu_count', '?')} cores; server on core {server}, load on core {load}); "
+        f"{preset}{settings.get('repeats', 1)} repeat(s) of {settings.get('duration_s')} s phases; "
+        f"{caveat}. Regenerate with `make reference REF=results/<run>`; do not edit by hand."
+    )
+    return "\n".join([stamp, "", *lines])
+
+
+def splice(text: str, block: str) -> str:
+    """Return text with block between the reference markers (which must appear once each)."""
+    if text.count(REFERENCE_START) != 1 or text.count(REFERENCE_END) != 1:
+        raise ValueError(f"expected one {REFERENCE_START} and one {REFERENCE_END} marker")
+    head, rest = text.split(REFERENCE_START)
+    _, tail = rest.split(REFERENCE_END)
+    return f"{head}{REFERENCE_START}\n\n{block.strip()}\n\n{REFERENCE_END}{tail}"
+
+
+def write_reference(run_dir: Path, readme: Path, keep: Path | None) -> Path:
+    """Splice the run's reference table into readme, keeping its summary.json in keep."""
+    run = load_run(run_dir)
+    if keep is not None and keep.resolve() != run.path.resolve():
+        keep.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(run.path / "summary.json", keep / "summary.json")
+    readme.write_text(splice(readme.read_text("utf-8"), reference_block(run)), "utf-8")
+    return readme
+
+
+# --- screenshot -----------------------------------------------------------------------
+
+
+def screenshot(html: Path, png: Path, executable: str = CHROMIUM) -> None:
+    """Write a full-page screenshot of a report with headless Chromium (Playwright)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.goto(html.resolve().as_uri())
+            page.screenshot(path=str(png), full_page=True)
+        finally:
+            browser.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``python -m loadtests.report``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtests.report",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("run_dir", type=Path, help="a run folder (results/<run> or results/latest)")
+    parser.add_argument(
+        "--compare", type=Path, metavar="BASE_DIR", help="write RUN_DIR/compare-<base id>.*"
+    )
+    parser.add_argument(
+        "--readme",
+        type=Path,
+        metavar="PATH",
+        help="splice the run's reference table into PATH between the reference markers",
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="with --readme: keep a copy of the run's summary.json in DIR",
+    )
+    parser.add_argument(
+        "--screenshot", action="store_true", help="also write RUN_DIR/report.png (Chromium)"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the report command line."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.readme:
+            path = write_reference(args.run_dir, args.readme, args.keep)
+            print(f"reference table of {args.run_dir} spliced into {path}")
+            return 0
+        if args.compare:
+            for path in compare(args.run_dir, args.compare):
+                print(path)
+            return 0
+        html, md = render(args.run_dir)
+        print(html)
+        print(md)
+        if args.screenshot:
+            screenshot(html, html.with_name("report.png"))
+            print(html.with_name("report.png"))
+    except (FileNotFoundError, ValueError) as error:
+        print(f"report: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
