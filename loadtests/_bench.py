@@ -309,8 +309,16 @@ class Bench:
             health = [health_spec(answers.health)]
             config = self._config(f"health-c{users}", "HealthUser", users, health)
             self.locust_phase(tag, rec, repeat, "health", config, url)
+            capacity = peak
+            if self.s.wrk:
+                wrk_rps = self.wrk_phase(tag, rec, repeat, url, users, real.pid, peak_rps)
+                # Fixed rates are fractions of the lower of the two independent peaks: a
+                # Locust peak that overshoots the server's capacity would turn "80 % of
+                # peak" into an overload and its p99 into a queue length.
+                if wrk_rps and wrk_rps < peak_rps:
+                    capacity = {**peak, "rps": wrk_rps}
             for fraction in self.s.fixed_fractions:
-                self.fixed_rate_phase(tag, rec, repeat, url, predict, fraction, peak)
+                self.fixed_rate_phase(tag, rec, repeat, url, predict, fraction, capacity)
             config = self._config(
                 f"invalid-mix-c{users}",
                 "InvalidMixUser",
@@ -319,8 +327,6 @@ class Bench:
                 bad_fraction=self.s.invalid_fraction,
             )
             self.locust_phase(tag, rec, repeat, "invalid_mix", config, url)
-            if self.s.wrk:
-                self.wrk_phase(tag, rec, repeat, url, users, real.pid, peak_rps)
             if self.s.matrix and repeat == 0:
                 self.matrix_phase(tag, name, url, real.pid)
             if self.s.overload_s and name in TARGETS and get_target(name).handler != "seed":
@@ -498,8 +504,8 @@ class Bench:
         connections: int,
         server_pid: int | None,
         peak_rps: float,
-    ) -> None:
-        """Cross-check the peak with wrk: same body, same concurrency, same server."""
+    ) -> float:
+        """Cross-check the peak with wrk (same body, concurrency, server); return wrk's rps."""
         sampler, lg_pid = self.samples, self.lg.proc.pid
         name = rec.info["name"]
         self.reporter.step(f"{tag} · wrk c={connections}")
@@ -535,6 +541,7 @@ class Bench:
         )
         self.reporter.advance(max(1, round(self.s.duration_s)) + 0.3)
         self.write_summary()
+        return float(figures["rps"] or 0)
 
     def _log_phase(
         self,

@@ -210,7 +210,7 @@ def latency_curves(run: Run, order: list[str]) -> Figure:
                     label=name if i == 0 else None,
                 )
                 drawn = True
-        ax.set_title(f"fixed rate, {fraction:.0%} of each target's peak")
+        ax.set_title(f"fixed rate, {fraction:.0%} of each target's capacity")
         if not drawn:
             _no_data(ax, "no percentile files")
             continue

@@ -114,7 +114,7 @@ def _model_sentence(run: Run) -> str | None:
     if len(p99) >= 2:
         best, worst = min(p99, key=lambda x: x[1]), max(p99, key=lambda x: x[1])
         text += (
-            f"; at 80 % of each target's own peak, p99 ranges from {fmt(best[1], 'ms')} ms "
+            f"; at 80 % of each target's capacity, p99 ranges from {fmt(best[1], 'ms')} ms "
             f"({best[0]}) to {fmt(worst[1], 'ms')} ms ({worst[0]})"
         )
     return text + "."

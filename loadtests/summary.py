@@ -39,7 +39,9 @@ Target::
                     "noop_to_health": noop.rps / health.rps (parsing, validation, handler)}
     fixed_rate     [Phase + {"fraction": 0.5, "target_rps": ...,
                     "service_p50_ms"... (from actual send), "send_lag_p99_ms"}, ...]
-                   latency keys measured from the intended send time (open loop)
+                   latency keys measured from the intended send time (open loop);
+                   target_rps = fraction x capacity, where capacity is the lower of
+                   the Locust peak and wrk's figure (Locust alone without wrk)
     invalid_mix    Phase + {"bad_fraction", "by_case": {case: {status: n}}}
     wrk            {rps, requests, non_2xx, socket_errors, connections, duration_s,
                     mean_ms, min_ms, p50_ms, p90_ms, p99_ms, p999_ms, max_ms,
