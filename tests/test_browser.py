@@ -7,21 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from loadtests.report import CHROMIUM as CHROMIUM_PATH
+from loadtests.report import CHROMIUM_ARGS
 from shared_model import EXAMPLE, FIELD_NAMES, Settings, predict
 from tests.conftest import serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
-CHROMIUM = Path("/usr/bin/chromium")
-# Without the background-networking flags Chromium tries to reach Google's hosts.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM = Path(CHROMIUM_PATH)
 
 
 @pytest.fixture(scope="module")

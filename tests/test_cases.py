@@ -24,7 +24,6 @@ from tests.conftest import make_client
 # Product bugs the catalogue has found and the product has not fixed yet: case name ->
 # reason. Each marks only the check it breaks, strictly, so the mark fails once fixed.
 # (Empty now: "many_unknown_fields", a 117 KB error body, was fixed by capping the items.)
-KNOWN_BUGS: dict[str, str] = {}
 FIELD_KINDS = ("string", "numeric_string", "boolean", "null", "list", "object")
 FIELD_FAMILIES = (*FIELD_KINDS, "below_range", "above_range", "missing")
 REQUIRED_GENERAL = (
@@ -141,13 +140,7 @@ def test_case_gets_the_contract_answer(client: httpx.Client, case: Case) -> None
 
 @pytest.mark.parametrize(
     "case",
-    [
-        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[c.name]))
-        if c.name in KNOWN_BUGS
-        else c
-        for c in CASES
-        if c.expected_status != 200
-    ],
+    [c for c in CASES if c.expected_status != 200],
     ids=ids,
 )
 def test_error_body_is_small(client: httpx.Client, case: Case) -> None:

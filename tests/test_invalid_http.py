@@ -13,7 +13,7 @@ from loadtests import invalid
 from loadtests.cases import BY_NAME, CASES, Case
 from loadtests.invalid import SEED_LABEL, run_matrix, start_target, summarize, write_matrix
 from loadtests.targets import get_target
-from tests.test_cases import KNOWN_BUGS, ids
+from tests.test_cases import ids
 
 pytestmark = pytest.mark.integration
 
@@ -42,12 +42,7 @@ def matrix(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Rows:
 @pytest.mark.parametrize("target", VALIDATED)
 @pytest.mark.parametrize(
     "case",
-    [
-        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[c.name]))
-        if c.name in KNOWN_BUGS
-        else c
-        for c in CASES
-    ],
+    CASES,
     ids=ids,
 )
 def test_validated_target_meets_the_contract(matrix: Rows, target: str, case: Case) -> None:
