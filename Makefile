@@ -78,8 +78,7 @@ bench: $(STAMP) system-deps $(MODEL) ## benchmark into results/<UTC time>/ (QUIC
 	  $(if $(TARGETS),--targets $(TARGETS)) $(if $(DURATION),--duration $(DURATION)) \
 	  $(if $(USERS),--levels $(USERS)) $(if $(REPEATS),--repeats $(REPEATS)) \
 	  $(if $(URL),--url $(URL)) $(BENCH_ARGS)
-	@if [ -f loadtests/report.py ]; then $(BIN)/python -m loadtests.report results/latest; \
-	else echo "loadtests/report.py not there yet: no HTML report"; fi
+	$(BIN)/python -m loadtests.report results/latest --screenshot
 	@echo "results: results/latest -> $$(readlink results/latest)"
 
 # Report knobs: RUN (the run to render), BASE and NEW (the runs to compare), REF (the run
