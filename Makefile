@@ -78,7 +78,7 @@ bench: $(STAMP) system-deps $(MODEL) ## benchmark into results/<UTC time>/ (QUIC
 	  $(if $(TARGETS),--targets $(TARGETS)) $(if $(DURATION),--duration $(DURATION)) \
 	  $(if $(USERS),--levels $(USERS)) $(if $(REPEATS),--repeats $(REPEATS)) \
 	  $(if $(URL),--url $(URL)) $(BENCH_ARGS)
-	$(BIN)/python -m loadtests.report results/latest --screenshot
+	$(BIN)/python -m loadtests.report results/latest $(if $(filter 1 yes true,$(QUICK)),,--screenshot)
 	@echo "results: results/latest -> $$(readlink results/latest)"
 
 # Report knobs: RUN (the run to render), BASE and NEW (the runs to compare), REF (the run

@@ -32,7 +32,7 @@ class Preset:
 
 DEFAULT = Preset((1, 8, 32, 64), 3.0, 0.5, 1.5, (0.5, 0.8), 0.25, 0.5)
 # Quick: every target, but one level, one fixed rate and half-second phases (about 1 min).
-QUICK = Preset((32,), 0.5, 0.2, 0.3, (0.8,), 0.02, 0.25)
+QUICK = Preset((32,), 0.4, 0.15, 0.2, (0.8,), 0.02, 0.25)
 
 
 def default_cores() -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:

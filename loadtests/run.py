@@ -201,7 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--no-matrix",
         action="store_true",
-        help="skip the invalid-input matrix (every case of loadtests/cases.py, once per target)",
+        help="skip the invalid-input matrix (every case of loadtests/cases.py, once per "
+        "target; --quick skips it too: `make invalid` runs it alone)",
     )
     add(
         "--overload",
@@ -285,7 +286,7 @@ def settings_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         ),
         benches=not args.no_benches,
         wrk=not args.no_wrk,
-        matrix=not args.no_matrix,
+        matrix=not (args.no_matrix or q),
         overload_s=max(0.0, args.overload),
     )
 
