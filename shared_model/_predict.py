@@ -1,7 +1,8 @@
 """One ``predict`` for both frontends, over three interchangeable backends.
 
-- ``onnx`` (default): ONNX Runtime, one single-threaded session. About 30 us a row,
-  against about 200 us for ``estimator.predict``, which is almost all fixed overhead.
+- ``onnx`` (default): ONNX Runtime, one single-threaded session: 20-36 us a row on the
+  reference machine, against 500-740 us for ``predict_proba``, almost all of it
+  scikit-learn's fixed per-call overhead (benchmarks/test_model.py).
 - ``sklearn``: the scikit-learn estimator itself, loaded with skops (no pickle).
 - ``noop``: a constant answer through the same code path, the control that isolates
   the model's cost in the HTTP benchmarks.
