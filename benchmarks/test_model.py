@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared_model import Settings, load_predictor
+from shared_model._synthetic import make_synthetic
 
 
 @pytest.mark.benchmark(group="model")
@@ -17,3 +18,9 @@ def test_predict(benchmark, settings: Settings, features: tuple[float, ...], bac
     if backend != "noop":
         reference = load_predictor(settings.model_copy(update={"backend": "sklearn"}))
         assert prediction.label == reference.predict(features).label
+
+
+@pytest.mark.benchmark(group="data")
+def test_make_synthetic(benchmark) -> None:
+    dataset = benchmark(make_synthetic, 70_000, 2)
+    assert dataset.X.shape == (70_000, 10)

@@ -93,8 +93,8 @@ class RunSettings:
         return self.warmup_s + self.duration_s + overhead
 
     def bench_s(self) -> float:
-        """Return the planned seconds of the in-process benches (imports, then 12 benches)."""
-        return 6.0 + 12 * 2 * self.bench_max_time_s
+        """Return the planned seconds of the in-process benches (imports, then 13 benches)."""
+        return 6.0 + 13 * 2 * self.bench_max_time_s
 
     def planned_s(self) -> float:
         """Return the planned seconds of the whole run (progress bar and time left)."""

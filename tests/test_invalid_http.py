@@ -61,11 +61,10 @@ def test_validated_target_never_answers_5xx(matrix: Rows, target: str) -> None:
 
 @pytest.mark.parametrize("target", VALIDATED)
 def test_huge_body_is_refused_before_it_is_read(matrix: Rows, target: str) -> None:
-    """The 10 MB body gets 413 quickly, before the client has finished sending it."""
+    """The 10 MB body gets 413 before the client has finished sending it."""
     row = matrix[target]["body_10mb"]
     assert row["status"] == 413
     assert row["answered_early"], f"{row['bytes_sent']} of {row['request_bytes']} bytes sent"
-    assert row["latency_ms"] < 2000
 
 
 def test_both_frontends_give_the_same_statuses(matrix: Rows) -> None:
