@@ -21,7 +21,7 @@ from shared_model import EXAMPLE, Settings, get_settings, load_predictor, valida
 
 from ._procs import Ledger, Managed, ProcessError, Registry, free_port
 from .serve import resolve
-from .targets import Target
+from .targets import DEFAULT_WORKERS, Target
 
 READY_TIMEOUT_S = 60.0
 
@@ -44,31 +44,41 @@ def expected_prediction(backend: str) -> dict[str, Any]:
 def start(
     target: Target,
     *,
-    backend: str,
-    workers: int,
-    cores: Sequence[int] | None,
-    log_path: Path,
-    ledger: Ledger,
-    registry: Registry,
+    backend: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    cores: Sequence[int] | None = None,
+    log_path: Path | None = None,
+    ledger: Ledger | None = None,
+    registry: Registry | None = None,
     host: str = "127.0.0.1",
+    port: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> tuple[Managed, str]:
-    """Start target with the exact command of the table (and FVF_BACKEND); return it and its URL."""
-    port = free_port(host)
-    argv, env = resolve(target, host, port, workers)
-    env = {**env, "FVF_BACKEND": backend, "PYTHONUNBUFFERED": "1"}
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    proc = registry.add(
-        Managed(
-            "server",
-            f"{target.name}:{backend}",
-            argv,
-            env=env,
-            cores=cores,
-            log_path=log_path,
-            ledger=ledger,
-        )
-    )
+    """Start target with the exact command of the table (plus FVF_BACKEND and any extra env);
+    return it and its URL."""
+    port = port or free_port(host)
+    argv, environ = resolve(target, host, port, workers)
+    extra = {**(env or {}), **({"FVF_BACKEND": backend} if backend else {})}
+    environ = {**environ, "PYTHONUNBUFFERED": "1", **extra}
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+    name = f"{target.name}:{backend}" if backend else target.name
+    proc = Managed("server", name, argv, env=environ, cores=cores, log_path=log_path, ledger=ledger)
+    if registry is not None:
+        registry.add(proc)
     return proc, f"http://{host}:{port}"
+
+
+def launch(target: Target, **options: Any) -> tuple[Managed, str]:
+    """Start target (options as for ``start``) and return it once /health answers 200;
+    a server that never gets there is stopped, by PID, before the error is raised."""
+    proc, url = start(target, **options)
+    try:
+        wait_ready(url, proc, options.get("log_path"), READY_TIMEOUT_S)
+    except BaseException:
+        proc.stop()
+        raise
+    return proc, url
 
 
 def wait_ready(url: str, proc: Managed | None, log_path: Path | None, timeout: float) -> None:

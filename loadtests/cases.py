@@ -167,7 +167,7 @@ def _multipart() -> bytes:
 
 
 _FIRST, _SECOND = FIELD_NAMES[0], FIELD_NAMES[1]
-_SYSTOLIC, _DIASTOLIC = "Upper_blood_pressure", "Lower_blood_pressure"
+_SYSTOLIC, _DIASTOLIC = (next(f.name for f in FIELDS if f.column == c) for c in ("ap_hi", "ap_lo"))
 _HUNDREDS_OF_DIGITS = "9" * 300
 _THOUSANDS_OF_DIGITS = "9" * 5000  # past sys.get_int_max_str_digits() (4300)
 
@@ -424,20 +424,20 @@ _GENERAL: tuple[Case, ...] = (
     # Duplicate keys: Python's json keeps the last one.
     Case(
         "duplicate_key_last_valid",
-        b'{"Persons_age": 500, ' + _body()[1:],
+        f'{{"{_FIRST}": 500, '.encode() + _body()[1:],
         JSON,
         200,
         None,
-        "Persons_age twice, invalid then valid: the last wins, accepted",
+        f"{_FIRST} twice, invalid then valid: the last wins, accepted",
         group="duplicate",
     ),
     Case(
         "duplicate_key_last_invalid",
-        _body()[:-1] + b', "Persons_age": 500}',
+        _body()[:-1] + f', "{_FIRST}": 500}}'.encode(),
         JSON,
         422,
-        "Persons_age",
-        "Persons_age twice, valid then invalid: the last wins, refused",
+        _FIRST,
+        f"{_FIRST} twice, valid then invalid: the last wins, refused",
         group="duplicate",
     ),
     # Nesting that stays under the size limit (Python's parser: RecursionError).

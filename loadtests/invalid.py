@@ -32,10 +32,9 @@ from urllib.parse import urlsplit
 
 from shared_model import FIELD_NAMES
 
-from ._procs import Managed, can_pin, free_port, tree
-from ._servers import READY_TIMEOUT_S, wait_ready
+from ._procs import Managed, can_pin, tree
+from ._servers import launch
 from .cases import CASES, MAX_ERROR_BODY_BYTES, Case
-from .serve import resolve
 from .targets import DEFAULT_WORKERS, TARGETS, Target, get_target
 
 REQUEST_TIMEOUT_S = 10.0
@@ -320,25 +319,7 @@ def start_target(
     target: Target, *, workers: int, cores: Sequence[int] | None, log_path: Path | None = None
 ) -> tuple[Managed, str]:
     """Start target with its exact command on a free loopback port; return it once healthy."""
-    host, port = "127.0.0.1", free_port()
-    if log_path is not None:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-    argv, env = resolve(target, host, port, workers)
-    proc = Managed(
-        "server",
-        target.name,
-        argv,
-        env={**env, "PYTHONUNBUFFERED": "1"},
-        cores=cores,
-        log_path=log_path,
-    )
-    url = f"http://{host}:{port}"
-    try:
-        wait_ready(url, proc, log_path, READY_TIMEOUT_S)
-    except BaseException:
-        proc.stop()
-        raise
-    return proc, url
+    return launch(target, workers=workers, cores=cores, log_path=log_path)
 
 
 def format_summary(summary: dict[str, dict[str, Any]]) -> str:

@@ -29,10 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from ._procs import Managed, can_pin, free_port
-from ._servers import READY_TIMEOUT_S, wait_ready
+from ._servers import READY_TIMEOUT_S, launch
 from .cases import VALID
 from .invalid import health_ok, loopback, worker_pids
-from .serve import resolve
 from .targets import DEFAULT_WORKERS, Target, get_target
 
 TIMEOUT_S = 2.0  # a request not answered this long after its intended time is timed out
@@ -506,22 +505,14 @@ class Supervisor:
         self._watcher.start()
 
     def _start(self) -> Managed:
-        argv, env = resolve(self.target, self.host, self.port, self.workers)
-        if self.log_path is not None:
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        proc = Managed(
-            "server",
-            self.target.name,
-            argv,
-            env={**env, "PYTHONUNBUFFERED": "1"},
+        proc, _ = launch(
+            self.target,
+            workers=self.workers,
             cores=self.cores,
             log_path=self.log_path,
+            host=self.host,
+            port=self.port,
         )
-        try:
-            wait_ready(self.url, proc, self.log_path, READY_TIMEOUT_S)
-        except BaseException:
-            proc.stop()
-            raise
         return proc
 
     def _watch(self) -> None:

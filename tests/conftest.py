@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -18,7 +13,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from shared_model import METADATA_FILE, Settings
 from shared_model._settings import DEFAULT_MODEL_DIR
 
-FRONTENDS = ("flask", "fastapi")
+FRONTENDS = ("flask", "fastapi")  # the two validated frontends, each under its default server
 
 
 @pytest.fixture(scope="session")
@@ -92,58 +87,14 @@ def client(request: pytest.FixtureRequest, settings: Settings) -> Iterator[httpx
         yield c
 
 
-def free_port() -> int:
-    """Return a TCP port that is free on the loopback interface right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def serve(target_name: str, model_dir: Path, **env: str) -> Iterator[str]:
     """Start a target of the table with its exact command; yield its URL; stop it by PID."""
-    from loadtests.serve import resolve
+    from loadtests._servers import launch
     from loadtests.targets import get_target
 
-    port = free_port()
-    argv, environ = resolve(get_target(target_name), "127.0.0.1", port, 1)
-    environ = {**environ, "FVF_MODEL_DIR": str(model_dir), **env}
-    proc = subprocess.Popen(
-        argv, env=environ, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    proc, url = launch(get_target(target_name), env={"FVF_MODEL_DIR": str(model_dir), **env})
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                raise RuntimeError(f"{target_name} exited with {proc.returncode}: {err[-2000:]}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{target_name} did not answer /health within 30 s")
-            time.sleep(0.1)
         yield url
     finally:
-        stop(proc)
-
-
-def stop(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
-    """Stop a server's whole process group: SIGTERM, then SIGKILL after the grace period."""
-    if proc.poll() is None:
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            with suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(grace)
-    with suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)  # stray workers of a dead master
-    if proc.stderr:
-        proc.stderr.close()
+        proc.stop()

@@ -10,7 +10,7 @@ import pytest
 from loadtests.report import CHROMIUM as CHROMIUM_PATH
 from loadtests.report import CHROMIUM_ARGS
 from shared_model import EXAMPLE, FIELD_NAMES, Settings, predict
-from tests.conftest import serve
+from tests.conftest import FRONTENDS, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 CHROMIUM = Path(CHROMIUM_PATH)
@@ -31,7 +31,7 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
-@pytest.mark.parametrize("target", ["flask", "fastapi"])
+@pytest.mark.parametrize("target", FRONTENDS)
 def test_form_shows_statement_then_field_message(
     browser: object, target: str, model_dir: Path, settings: Settings, tmp_path: Path
 ) -> None:

@@ -19,7 +19,7 @@ from loadtests.cases import (
 )
 from loadtests.invalid import TRACEBACK_MARKERS, inspect_body
 from shared_model import FIELD_NAMES, MAX_BODY_BYTES, Settings
-from tests.conftest import make_client
+from tests.conftest import FRONTENDS, make_client
 
 # Product bugs the catalogue has found and the product has not fixed yet: case name ->
 # reason. Each marks only the check it breaks, strictly, so the mark fails once fixed.
@@ -68,7 +68,7 @@ def post(client: httpx.Client, case: Case) -> httpx.Response:
 @pytest.fixture(scope="module")
 def both(settings: Settings) -> Iterator[dict[str, httpx.Client]]:
     """Yield one in-process client per frontend, shared by the module's comparisons."""
-    clients = {name: make_client(name, settings) for name in ("flask", "fastapi")}
+    clients = {name: make_client(name, settings) for name in FRONTENDS}
     try:
         yield clients
     finally:
@@ -152,6 +152,6 @@ def test_error_body_is_small(client: httpx.Client, case: Case) -> None:
 @pytest.mark.parametrize("case", [VALID, *CASES], ids=ids)
 def test_frontends_agree(both: dict[str, httpx.Client], case: Case) -> None:
     """Flask and FastAPI give the same status and the same JSON body for every case."""
-    flask, fastapi = (post(both[name], case) for name in ("flask", "fastapi"))
+    flask, fastapi = (post(both[name], case) for name in FRONTENDS)
     assert flask.status_code == fastapi.status_code
     assert flask.json() == fastapi.json()

@@ -31,6 +31,7 @@ from schemathesis.specs.openapi.checks import (
 from loadtests.invalid import start_target
 from loadtests.targets import get_target
 from shared_model import FIELDS, openapi_document
+from tests.conftest import FRONTENDS
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +49,7 @@ INT_FIELDS = {f.name for f in FIELDS if f.kind == "int"}
 KNOWN_REFUSALS = ("whole float in an integer field", "diastolic not below systolic")
 
 
-@pytest.fixture(scope="module", params=["flask", "fastapi"])
+@pytest.fixture(scope="module", params=FRONTENDS)
 def server(request: pytest.FixtureRequest, model_dir: Path) -> Iterator[tuple[str, str]]:
     """Start one validated target on a loopback port; stop it by PID afterwards."""
     proc, url = start_target(get_target(request.param), workers=1, cores=None)

@@ -10,11 +10,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from loadtests.cases import BY_NAME, Case
+from loadtests.targets import TARGETS
 from shared_model import EXAMPLE, FIELD_NAMES, Settings, predict
 from tests.conftest import serve
 
 pytestmark = pytest.mark.integration
-VALIDATED = ("flask", "flask-granian", "fastapi", "fastapi-async", "fastapi-granian")
+VALIDATED = tuple(name for name, t in TARGETS.items() if t.handler != "seed")
 
 
 @pytest.fixture(scope="module", params=VALIDATED)
@@ -42,10 +44,17 @@ def test_predict_answers_like_the_shared_model(base_url: str, settings: Settings
     assert response.json() == predict(features, settings).as_response()
 
 
+def send_case(url: str, case: Case) -> httpx.Response:
+    """POST one catalogue case to /predict, with its content type."""
+    headers = {"content-type": case.content_type} if case.content_type else {}
+    return httpx.post(f"{url}/predict", content=case.body, headers=headers)
+
+
 def test_invalid_body_gets_422_naming_the_field(base_url: str) -> None:
-    response = httpx.post(f"{base_url}/predict", json={**EXAMPLE, "Gender": "man"})
-    assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["body", "Gender"]
+    case = BY_NAME["persons_age_string"]
+    response = send_case(base_url, case)
+    assert response.status_code == case.expected_status == 422
+    assert response.json()["detail"][0]["loc"] == ["body", case.field]
 
 
 def test_chunked_body_over_the_limit_gets_413(base_url: str) -> None:
@@ -83,6 +92,6 @@ def test_declared_oversize_body_refused_before_it_is_sent(base_url: str) -> None
 def test_seed_target_crashes_on_a_string_as_the_article_did(model_dir: Path) -> None:
     with serve("flask-seed", model_dir) as url:
         assert httpx.post(f"{url}/predict", json=EXAMPLE).status_code == 200
-        response = httpx.post(f"{url}/predict", json={**EXAMPLE, "Persons_age": "fifty"})
+        response = send_case(url, BY_NAME["persons_age_string"])
         assert response.status_code == 500
         assert httpx.get(f"{url}/health").status_code == 200

@@ -13,11 +13,12 @@ from loadtests import invalid
 from loadtests.cases import BY_NAME, CASES, Case
 from loadtests.invalid import SEED_LABEL, run_matrix, start_target, summarize, write_matrix
 from loadtests.targets import get_target
+from tests.conftest import FRONTENDS
 from tests.test_cases import ids
 
 pytestmark = pytest.mark.integration
 
-VALIDATED = ("flask", "fastapi")
+VALIDATED = FRONTENDS
 SEED = "flask-seed"
 Rows = dict[str, dict[str, dict[str, Any]]]  # target -> case name -> row
 

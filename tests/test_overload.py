@@ -9,6 +9,7 @@ import pytest
 
 from loadtests.overload import TIMEOUT_S, Supervisor, fault_run, overload
 from loadtests.targets import get_target
+from tests.conftest import FRONTENDS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -26,7 +27,7 @@ def supervised(
     assert not sup.proc.alive()
 
 
-@pytest.mark.parametrize("supervised", ["flask", "fastapi"], indirect=True)
+@pytest.mark.parametrize("supervised", FRONTENDS, indirect=True)
 def test_twice_the_peak_is_survived_and_counted(supervised: Supervisor) -> None:
     """At 2x peak: every request counted, the server still answers, latency recovers."""
     result = overload(
