@@ -64,6 +64,7 @@ class Request:
         self.headers = {"Content-Type": spec["content_type"]} if spec["content_type"] else {}
         self.expected_status = spec["expected_status"]
         self.expected_body = unb64(spec["expected_body_b64"])
+        self.context = {"case": self.name}  # built once; Locust only reads it
 
     def verdict(self, response: ResponseContextManager) -> str | None:
         """Return why the response is wrong, or None when it is the expected answer."""
@@ -160,7 +161,11 @@ class Recorder:
         status = str(getattr(response, "status_code", 0) or 0)
         self.count += 1
         self.by_status[status] += 1
-        self.by_case.setdefault(context.get("case", name), Counter())[status] += 1
+        case = context.get("case", name)
+        counts = self.by_case.get(case)
+        if counts is None:  # not setdefault: that builds a Counter on every request
+            counts = self.by_case[case] = Counter()
+        counts[status] += 1
         if exception is not None:
             self.failures += 1
             if len(self.errors) < MAX_ERROR_KINDS or str(exception) in self.errors:
@@ -248,7 +253,7 @@ class _CheckedUser(FastHttpUser):
             data=request.body,  # type: ignore[arg-type]  # raw bytes pass through as sent
             headers=request.headers,
             catch_response=True,
-            context={"case": request.name, **(context or {})},
+            context=request.context if context is None else {**request.context, **context},
         ) as response:
             problem = request.verdict(response)
             if problem is None:
