@@ -482,6 +482,29 @@ def summarize_timeline(
     return out
 
 
+BRIEF_KEYS = (
+    "peak_rps",
+    "rate",
+    "achieved_send_rate",
+    "sent",
+    "ok",
+    "failed",
+    "timed_out",
+    "balanced",
+    "recovered_after_s",
+    "server_alive",
+    "client_bound",
+    "killed",
+    "supervisor_restarts",
+    "healthy_after",
+)
+
+
+def brief(result: dict[str, Any]) -> dict[str, Any]:
+    """Return the figures of an overload or fault result worth a line of output."""
+    return {k: result[k] for k in BRIEF_KEYS if result.get(k) is not None}
+
+
 class Supervisor:
     """Keep one target running: start it, and start it again (same command, same port) if
     its main process exits. Every restart is recorded."""
@@ -656,26 +679,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 result["supervisor_restarts"] = list(sup.restarts)
         results[name] = result
-        brief = {
-            k: result.get(k)
-            for k in (
-                "peak_rps",
-                "rate",
-                "achieved_send_rate",
-                "sent",
-                "ok",
-                "failed",
-                "timed_out",
-                "balanced",
-                "recovered_after_s",
-                "server_alive",
-                "client_bound",
-                "killed",
-                "supervisor_restarts",
-                "healthy_after",
-            )
-        }
-        print(name, json.dumps({k: v for k, v in brief.items() if v is not None}), flush=True)
+        print(name, json.dumps(brief(result)), flush=True)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         stem = "fault" if args.fault_at is not None else "overload"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.overload import TIMEOUT_S, Supervisor, fault_run, overload
+from loadtests.overload import TIMEOUT_S, Supervisor, brief, fault_run, overload
 from loadtests.targets import get_target
 from tests.conftest import FRONTENDS
 
@@ -37,23 +37,7 @@ def test_twice_the_peak_is_survived_and_counted(supervised: Supervisor) -> None:
         peak_duration=2.0,
         is_alive=supervised.alive,
     )
-    print(
-        f"\noverload {supervised.target.name}:",
-        {
-            k: result[k]
-            for k in (
-                "peak_rps",
-                "rate",
-                "achieved_send_rate",
-                "sent",
-                "ok",
-                "failed",
-                "timed_out",
-                "recovered_after_s",
-                "latency_ms",
-            )
-        },
-    )
+    print("\noverload", supervised.target.name, brief(result))
     assert result["sent"] == result["ok"] + result["failed"] + result["timed_out"]
     assert result["sent"] >= int(result["rate"] * OVERLOAD_S)
     assert result["server_alive"]
@@ -73,21 +57,7 @@ def test_killed_worker_is_counted_and_replaced(supervised: Supervisor, respawned
     """A worker SIGKILLed mid-run: failures recorded, a worker back, no hang, no false success."""
     master = supervised.proc.pid
     result = fault_run(supervised, rate=FAULT_RATE, duration=FAULT_S, fault_at=FAULT_AT)
-    print(
-        f"\nfault {supervised.target.name}:",
-        {
-            k: result[k]
-            for k in (
-                "sent",
-                "ok",
-                "failed",
-                "timed_out",
-                "killed",
-                "supervisor_restarts",
-                "errors",
-            )
-        },
-    )
+    print("\nfault", supervised.target.name, brief(result))
     assert result["sent"] == result["ok"] + result["failed"] + result["timed_out"]
     assert result["killed"]
     assert result["killed"][0] in result["workers_before"]
