@@ -56,7 +56,7 @@ FUZZ_EXAMPLES ?= 1000
 
 .PHONY: invalid fuzz
 invalid: $(STAMP) $(MODEL) ## send every catalogue case to every target: <run>/invalid_matrix.csv and .json
-	$(BIN)/python -m loadtests.invalid $(if $(INVALID_TARGETS),--targets $(INVALID_TARGETS)) \
+	$(BIN)/python -m loadtests.robustness.matrix $(if $(INVALID_TARGETS),--targets $(INVALID_TARGETS)) \
 	  $(if $(INVALID_OUT),--out $(INVALID_OUT))
 
 fuzz: $(STAMP) $(MODEL) ## schemathesis against flask and fastapi over HTTP (FUZZ_EXAMPLES=1000 each)
@@ -74,7 +74,7 @@ BENCH_ARGS ?=
 
 .PHONY: bench
 bench: $(STAMP) system-deps $(MODEL) ## benchmark into results/<UTC time>/ (QUICK=1 TARGETS= DURATION= USERS= REPEATS= URL=)
-	$(BIN)/python -m loadtests.run $(if $(filter 1 yes true,$(QUICK)),--quick) \
+	$(BIN)/python -m loadtests.bench $(if $(filter 1 yes true,$(QUICK)),--quick) \
 	  $(if $(TARGETS),--targets $(TARGETS)) $(if $(DURATION),--duration $(DURATION)) \
 	  $(if $(USERS),--levels $(USERS)) $(if $(REPEATS),--repeats $(REPEATS)) \
 	  $(if $(URL),--url $(URL)) $(BENCH_ARGS)

@@ -8,7 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from .targets import DEFAULT_WORKERS, TARGETS, Target, get_target
+from loadtests.targets import DEFAULT_WORKERS, TARGETS, Target, get_target
 
 
 def resolve(target: Target, host: str, port: int, workers: int) -> tuple[list[str], dict[str, str]]:

@@ -90,7 +90,7 @@ def client(request: pytest.FixtureRequest, settings: Settings) -> Iterator[httpx
 @contextmanager
 def serve(target_name: str, model_dir: Path, **env: str) -> Iterator[str]:
     """Start a target of the table with its exact command; yield its URL; stop it by PID."""
-    from loadtests._servers import launch
+    from loadtests.common.servers import launch
     from loadtests.targets import get_target
 
     proc, url = launch(get_target(target_name), env={"FVF_MODEL_DIR": str(model_dir), **env})

@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
-from loadtests import _hdr, _wrk
-from loadtests._procs import Ledger, Managed, Registry, is_gone
-from loadtests._servers import start, wait_ready
-from loadtests.run import build_parser, settings_from
-from loadtests.summary import aggregate
+from loadtests.bench import wrk as _wrk
+from loadtests.bench.cli import build_parser, settings_from
+from loadtests.bench.summary import aggregate
+from loadtests.common import hdr as _hdr
+from loadtests.common.procs import Ledger, Managed, Registry, is_gone
+from loadtests.common.servers import start, wait_ready
 from loadtests.targets import TARGETS
 
 PERCENTILES = ("min_ms", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms")
@@ -41,9 +42,9 @@ TINY = [
 def run_cli(
     args: list[str], env: dict[str, str], timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    """Run python -m loadtests.run with args; return the finished process."""
+    """Run python -m loadtests.bench with args; return the finished process."""
     return subprocess.run(
-        [sys.executable, "-m", "loadtests.run", *args],
+        [sys.executable, "-m", "loadtests.bench", *args],
         env=env,
         text=True,
         capture_output=True,
@@ -191,7 +192,7 @@ def test_sigint_stops_every_process_and_keeps_results(tmp_path: Path, env: dict[
     argv = [
         sys.executable,
         "-m",
-        "loadtests.run",
+        "loadtests.bench",
         *TINY,
         "--targets",
         "flask",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.report import CHROMIUM as CHROMIUM_PATH
-from loadtests.report import CHROMIUM_ARGS
+from loadtests.report.render import CHROMIUM as CHROMIUM_PATH
+from loadtests.report.render import CHROMIUM_ARGS
 from shared_model import EXAMPLE, FIELD_NAMES, Settings, predict
 from tests.conftest import FRONTENDS, serve
 

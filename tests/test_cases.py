@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from loadtests.cases import (
+from loadtests.robustness.cases import (
     BY_NAME,
     CASES,
     HUGE_BODY_BYTES,
@@ -17,7 +17,7 @@ from loadtests.cases import (
     VALID,
     Case,
 )
-from loadtests.invalid import TRACEBACK_MARKERS, inspect_body
+from loadtests.robustness.matrix import TRACEBACK_MARKERS, inspect_body
 from shared_model import FIELD_NAMES, MAX_BODY_BYTES, Settings
 from tests.conftest import FRONTENDS, make_client
 

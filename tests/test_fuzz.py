@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from loadtests.invalid import start_target
+from loadtests.robustness.matrix import start_target
 from loadtests.targets import get_target
 from shared_model import FIELDS, openapi_document
 from tests.conftest import FRONTENDS

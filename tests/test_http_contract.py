@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from loadtests.cases import BY_NAME, Case
+from loadtests.robustness.cases import BY_NAME, Case
 from loadtests.targets import TARGETS
 from shared_model import EXAMPLE, FIELD_NAMES, Settings, predict
 from tests.conftest import serve

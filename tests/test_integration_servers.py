@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from loadtests._procs import Ledger, Registry, is_gone
-from loadtests._servers import start, wait_ready
+from loadtests.common.procs import Ledger, Registry, is_gone
+from loadtests.common.servers import start, wait_ready
 from loadtests.serve import resolve
 from loadtests.targets import TARGETS
 from shared_model import EXAMPLE, Settings, predict, validate_payload

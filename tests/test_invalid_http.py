@@ -9,9 +9,15 @@ from typing import Any
 
 import pytest
 
-from loadtests import invalid
-from loadtests.cases import BY_NAME, CASES, Case
-from loadtests.invalid import SEED_LABEL, run_matrix, start_target, summarize, write_matrix
+from loadtests.robustness import matrix as invalid
+from loadtests.robustness.cases import BY_NAME, CASES, Case
+from loadtests.robustness.matrix import (
+    SEED_LABEL,
+    run_matrix,
+    start_target,
+    summarize,
+    write_matrix,
+)
 from loadtests.targets import get_target
 from tests.conftest import FRONTENDS
 from tests.test_cases import ids
@@ -104,7 +110,7 @@ def test_summary_counts_every_case(matrix: Rows) -> None:
 
 
 def test_cli_starts_the_target_and_writes_the_files(model_dir: Path, tmp_path: Path) -> None:
-    """`python -m loadtests.invalid` starts a target itself and writes CSV and JSON."""
+    """`python -m loadtests.robustness.matrix` starts a target itself and writes CSV and JSON."""
     cases = ["persons_age_string", "empty_body", "content_type_none"]
     code = invalid.main(
         ["--targets", SEED, "--cases", ",".join(cases), "--out", str(tmp_path), "--cores", ""]

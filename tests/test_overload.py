@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.overload import TIMEOUT_S, Supervisor, brief, fault_run, overload
+from loadtests.robustness.overload import TIMEOUT_S, Supervisor, brief, fault_run, overload
 from loadtests.targets import get_target
 from tests.conftest import FRONTENDS
 
@@ -43,7 +43,7 @@ def test_twice_the_peak_is_survived_and_counted(supervised: Supervisor) -> None:
     assert result["server_alive"]
     assert not supervised.restarts
     # Recovery was observed within the watch window; how long it took is a benchmark
-    # figure (loadtests.overload, make bench --overload), not asserted here.
+    # figure (loadtests.robustness.overload, make bench --overload), not asserted here.
     assert result["recovered_after_s"] is not None
 
 

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from loadtests import report
-from loadtests._report_data import load_run
-from loadtests._report_format import fmt
-from loadtests._report_matrix import normalise_matrix
-from loadtests.cases import BY_NAME, CASES
+from loadtests.report import render as report
+from loadtests.report.format import fmt
+from loadtests.report.load import load_run
+from loadtests.report.matrix import normalise_matrix
+from loadtests.robustness.cases import BY_NAME, CASES
 
 FIXTURE = Path(__file__).parent / "data" / "report_fixture"
 SECTIONS = ("verdict", "charts", "invalid", "warnings", "method")
@@ -329,7 +329,7 @@ def test_method_names_machine_model_and_command(rendered: tuple[Path, str, str])
     section = md.split("## 5. Method and environment", 1)[1]
     assert env["cpu_model"] in section
     assert f"{env['model']['held_out_roc_auc']:.4f}" in section
-    assert "python -m loadtests.run --targets " + ",".join(settings["targets"]) in section
+    assert "python -m loadtests.bench --targets " + ",".join(settings["targets"]) in section
     assert f"--repeats {settings['repeats']}" in section
     assert "python -m shared_model.train" in section
     assert "CPU µs / req</b> = server CPU %" in html

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from loadtests import report
+from loadtests.report import render as report
 
 pytestmark = pytest.mark.browser
 FIXTURE = Path(__file__).parent / "data" / "report_fixture"

@@ -1,9 +1,9 @@
 """The load-generator process of a bench run: runs one phase per command, exact figures.
 
-Started by the runner (``loadtests._loadgen``) as ``python -m loadtests._driver
+Started by the runner (``loadtests.bench.loadgen``) as ``python -m loadtests.bench.driver
 --workers N``. With one worker it generates the load itself (a Locust ``LocalRunner``);
 with more it is a Locust master and starts N ``locust --worker`` processes on
-``loadtests/locustfile.py``. Either way the same custom messages configure the users
+``loadtests/bench/locustfile.py``. Either way the same custom messages configure the users
 and collect their figures (a LocalRunner delivers them in-process). It reads one JSON
 command per line on stdin and writes one JSON event per line on stdout::
 
@@ -45,8 +45,9 @@ from locust.env import Environment
 from locust.rpc import Message
 from locust.runners import STATE_STOPPED, LocalRunner, MasterRunner
 
-from loadtests import _hdr, locustfile
-from loadtests._phase import USER_CLASSES, PhaseConfig
+from loadtests.bench import locustfile
+from loadtests.bench.phase import USER_CLASSES, PhaseConfig
+from loadtests.common import hdr as _hdr
 
 START_LEAD_S = 0.05
 CONNECT_TIMEOUT_S = 60.0
@@ -181,7 +182,7 @@ def merge(config: PhaseConfig, replies: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Serve phases read from stdin until quit or end of input."""
-    parser = argparse.ArgumentParser(prog="python -m loadtests._driver", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m loadtests.bench.driver", description=__doc__)
     parser.add_argument("--workers", type=int, default=1, help="Locust worker processes")
     parser.add_argument("--port", type=int, required=True, help="master port for the workers")
     args = parser.parse_args(argv)

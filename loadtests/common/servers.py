@@ -17,11 +17,10 @@ from typing import Any
 
 import httpx
 
+from loadtests.common.procs import Ledger, Managed, ProcessError, Registry, free_port
+from loadtests.serve import resolve
+from loadtests.targets import DEFAULT_WORKERS, Target
 from shared_model import EXAMPLE, Settings, get_settings, load_predictor, validate_payload
-
-from ._procs import Ledger, Managed, ProcessError, Registry, free_port
-from .serve import resolve
-from .targets import DEFAULT_WORKERS, Target
 
 READY_TIMEOUT_S = 60.0
 

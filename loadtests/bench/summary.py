@@ -1,6 +1,6 @@
 """summary.json: every figure of a bench run, with its settings and environment.
 
-Written by ``python -m loadtests.run`` into ``results/<UTC timestamp>/summary.json``,
+Written by ``python -m loadtests.bench`` into ``results/<UTC timestamp>/summary.json``,
 first when the run starts and again after every phase, so an interrupted run keeps
 what it measured (``status`` says how it ended). Units are in the key names:
 ``_ms`` milliseconds, ``_us`` microseconds, ``rps`` requests per second, ``_pct``
@@ -51,13 +51,13 @@ Target::
                    in_process_us (benchmarks), http_p50_us (sweep at 1 user),
                    server_network_us (http - in-process); null without both sources
     flags          ["load_generator_bound in sweep c=64", ...]
-    overload       only with --overload S, validated targets: loadtests.overload's result
+    overload       only with --overload S, validated targets: loadtests.robustness.overload's result
                    {peak_rps, factor, sent, ok, failed, timed_out, recovered_after_s,
                    server_alive, client_bound, ...}
 
-The invalid-input matrix (every case of loadtests/cases.py sent once to each target,
+The invalid-input matrix (every case of loadtests/robustness/cases.py sent once to each target,
 first repeat only) is written beside summary.json as invalid_matrix.csv and
-invalid_matrix.json (``files.invalid_matrix``); see loadtests/invalid.py.
+invalid_matrix.json (``files.invalid_matrix``); see loadtests/robustness/matrix.py.
 
 Phase (one measured phase; with repeats, medians over repeats)::
 

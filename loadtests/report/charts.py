@@ -24,7 +24,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-from ._report_data import Data, Run, fixed_at, spread_of
+from loadtests.report.load import Data, Run, fixed_at, spread_of
 
 COLOURS = {
     "flask-seed": "#CC79A7",

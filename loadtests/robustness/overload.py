@@ -1,6 +1,6 @@
 """Overload and fault runs: drive a target past its peak, or kill its worker mid-run.
 
-``python -m loadtests.overload --targets flask,fastapi --factor 2 --duration 30`` starts
+``python -m loadtests.robustness.overload --targets flask,fastapi --factor 2 --duration 30`` starts
 each target (pinned to core 0), measures its peak (closed loop), its normal latency
 (one request at a time), then sends requests at a fixed rate of ``factor`` x peak for
 ``duration`` seconds, open loop: each request has an intended send time, its latency is
@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._procs import Managed, can_pin, free_port
-from ._servers import READY_TIMEOUT_S, launch
-from .cases import VALID
-from .invalid import health_ok, loopback, worker_pids
-from .targets import DEFAULT_WORKERS, Target, get_target
+from loadtests.common.procs import Managed, can_pin, free_port
+from loadtests.common.servers import READY_TIMEOUT_S, launch
+from loadtests.robustness.cases import VALID
+from loadtests.robustness.matrix import health_ok, loopback, worker_pids
+from loadtests.targets import DEFAULT_WORKERS, Target, get_target
 
 TIMEOUT_S = 2.0  # a request not answered this long after its intended time is timed out
 MAX_CONNECTIONS = 1024  # open at once; later requests wait (and their wait counts)
@@ -634,7 +634,7 @@ def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """Run the overload (or fault) check against each chosen target; print and save JSON."""
     parser = argparse.ArgumentParser(
-        prog="python -m loadtests.overload",
+        prog="python -m loadtests.robustness.overload",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from ._report_data import (
+from loadtests.report.format import DASH, TIMES, cell, fmt, ratio_cell
+from loadtests.report.load import (
     LOCUST_WRK_TOLERANCE,
     PAIRS,
     SPREAD_WARN_LATENCY,
@@ -19,7 +20,6 @@ from ._report_data import (
     ratio,
     relative_spread,
 )
-from ._report_format import DASH, TIMES, cell, fmt, ratio_cell
 
 HEADLINE: tuple[tuple[str, str, str], ...] = (
     # (key under the target, unit, column heading)
@@ -214,8 +214,8 @@ def reproduce(summary: Data) -> str:
     """Return the command line that repeats the run with every setting explicit."""
     settings = summary.get("settings") or {}
     if isinstance(settings.get("argv"), list):
-        return shlex.join(["python", "-m", "loadtests.run", *map(str, settings["argv"])])
-    argv = ["python", "-m", "loadtests.run"]
+        return shlex.join(["python", "-m", "loadtests.bench", *map(str, settings["argv"])])
+    argv = ["python", "-m", "loadtests.bench"]
     if settings.get("url"):
         argv += ["--url", settings["url"], "--name", str(settings.get("name"))]
         if settings.get("noop_url"):

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._procs import Ledger, Managed, ProcessError, Registry
+from loadtests.common.procs import Ledger, Managed, ProcessError, Registry
 
 MARKER = "FVF_JSON "
 
-_LUA = """-- Written by loadtests/_wrk.py: the request wrk sends, and a JSON summary at the end.
+_LUA = """-- Written by loadtests/bench/wrk.py: the request wrk sends, a JSON summary at the end.
 wrk.method = "{method}"
 {body}
 {content_type}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
-from ._report_data import PAIRS, Data, Pair, Ratio, Run, bad_input, fixed_at, ratio
-from ._report_format import DASH, TIMES, fmt
-from ._report_view import describe
+from loadtests.report.format import DASH, TIMES, fmt
+from loadtests.report.load import PAIRS, Data, Pair, Ratio, Run, bad_input, fixed_at, ratio
+from loadtests.report.view import describe
 
 
 def _repeats_text(r: Ratio) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._report_data import Ratio, Run, figure, lookup, spread_of
+from loadtests.report.load import Ratio, Run, figure, lookup, spread_of
 
 DASH = "\u2013"  # en dash: a missing figure, and the separator of ranges
 TIMES = "\u00d7"  # multiplication sign, after a ratio

@@ -21,9 +21,10 @@ from typing import Any
 
 import jinja2
 
-from . import _report_view as view
-from ._report_charts import Chart, colour, draw, draw_compare
-from ._report_data import (
+from loadtests.report import view
+from loadtests.report.charts import Chart, colour, draw, draw_compare
+from loadtests.report.format import change, fmt, fmt_change, fmt_spread
+from loadtests.report.load import (
     HEADLINE_FRACTION,
     LOCUST_WRK_TOLERANCE,
     SPREAD_WARN_LATENCY,
@@ -35,9 +36,8 @@ from ._report_data import (
     per_repeat,
     spread_of,
 )
-from ._report_format import change, fmt, fmt_change, fmt_spread
-from ._report_matrix import error_path_rows, matrix_view
-from ._report_verdict import verdict
+from loadtests.report.matrix import error_path_rows, matrix_view
+from loadtests.report.verdict import verdict
 
 __all__ = [
     "REFERENCE_END",

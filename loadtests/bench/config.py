@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .targets import DEFAULT_WORKERS, TARGETS
+from loadtests.targets import DEFAULT_WORKERS, TARGETS
 
 SERVER_START_S = 2.0  # start + verify of a server pair, and their stop, for the plan
 LOADGEN_START_S = 1.5

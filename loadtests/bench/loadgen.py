@@ -1,4 +1,4 @@
-"""The runner's handle on the Locust master process (``loadtests._driver``).
+"""The runner's handle on the Locust master process (``loadtests.bench.driver``).
 
 The master runs in its own process because Locust monkey-patches the standard
 library with gevent; the runner stays an ordinary Python process.
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._phase import PhaseConfig
-from ._procs import Ledger, Managed, ProcessError, Registry, free_port
+from loadtests.bench.phase import PhaseConfig
+from loadtests.common.procs import Ledger, Managed, ProcessError, Registry, free_port
 
 READY_TIMEOUT_S = 90.0
 PHASE_SLACK_S = 30.0
@@ -41,7 +41,7 @@ class LoadGenerator:
         argv = [
             sys.executable,
             "-m",
-            "loadtests._driver",
+            "loadtests.bench.driver",
             "--workers",
             str(workers),
             "--port",

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ._report_data import Data, Run, bad_input, number, read_csv
-from ._report_format import DASH, TIMES, Cell, cell
+from loadtests.report.format import DASH, TIMES, Cell, cell
+from loadtests.report.load import Data, Run, bad_input, number, read_csv
 
 _ALIASES = {
     "case": ("case", "case_name", "name"),
@@ -76,7 +76,7 @@ def _rows_of(data: Any) -> Iterable[Data]:
 
 def normalise_matrix(data: Any) -> list[Data]:
     """Return invalid-matrix rows as {case, target, status, expected, shape_ok, ...}."""
-    from .cases import BY_NAME
+    from loadtests.robustness.cases import BY_NAME
 
     out: list[Data] = []
     for row in _rows_of(data):
@@ -175,7 +175,7 @@ def _cell_of(status: int | None, expected: int | None, **extra: Any) -> dict[str
 
 def matrix_view(run: Run) -> dict[str, Any]:
     """Return the case x target matrix: from invalid_matrix when measured, else the mix."""
-    from .cases import BY_NAME, CASES
+    from loadtests.robustness.cases import BY_NAME, CASES
 
     targets = list(run.targets)
     order = {c.name: i for i, c in enumerate(CASES)}

@@ -14,7 +14,7 @@ import psutil
 
 from shared_model import ModelError, get_settings, read_metadata
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCK_FILE = REPO_ROOT / "requirements.lock"
 KEY_PACKAGES = (
     "flask",

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._procs import Ledger, Managed, ProcessError, Registry
+from loadtests.common.procs import Ledger, Managed, ProcessError, Registry
 
-BENCH_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
+BENCH_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
 TIMEOUT_S = 600.0
 
 

@@ -1,8 +1,8 @@
 """The invalid-input matrix: every catalogue case against every target, over real HTTP.
 
-``python -m loadtests.invalid --targets flask,fastapi --out results/RUN`` starts each
+``python -m loadtests.robustness.matrix --targets flask,fastapi --out results/RUN`` starts each
 target with the exact command of the table (pinned to core 0 where possible), sends
-each case of ``loadtests.cases`` on a fresh connection, and records the status, whether
+each case of ``loadtests.robustness.cases`` on a fresh connection, and records the status, whether
 the body is the contract's error (naming the field), its size, the latency, how much of
 the body had been sent when the answer came, and whether the server still answers
 ``/health`` with the same worker PIDs afterwards. It writes ``invalid_matrix.csv`` and
@@ -30,12 +30,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from loadtests.common.procs import Managed, can_pin, tree
+from loadtests.common.servers import launch
+from loadtests.robustness.cases import CASES, MAX_ERROR_BODY_BYTES, Case
+from loadtests.targets import DEFAULT_WORKERS, TARGETS, Target, get_target
 from shared_model import FIELD_NAMES
-
-from ._procs import Managed, can_pin, tree
-from ._servers import launch
-from .cases import CASES, MAX_ERROR_BODY_BYTES, Case
-from .targets import DEFAULT_WORKERS, TARGETS, Target, get_target
 
 REQUEST_TIMEOUT_S = 10.0
 HEALTH_TIMEOUT_S = 2.0
@@ -337,7 +336,7 @@ def format_summary(summary: dict[str, dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the matrix against the chosen targets and write it into the run folder."""
     parser = argparse.ArgumentParser(
-        prog="python -m loadtests.invalid",
+        prog="python -m loadtests.robustness.matrix",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

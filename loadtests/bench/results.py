@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from . import _hdr
-from ._phase import PhaseConfig
-from .summary import Figures, aggregate, decomposition, peak_of, ratio
+from loadtests.bench.phase import PhaseConfig
+from loadtests.bench.summary import Figures, aggregate, decomposition, peak_of, ratio
+from loadtests.common import hdr as _hdr
 
 PREDICT_TO_NOOP_GOAL = 0.85
 LOCUST_WRK_TOLERANCE = 0.10

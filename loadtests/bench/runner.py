@@ -22,21 +22,24 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from loadtests.bench import benches as _benches
+from loadtests.bench import env as _env
+from loadtests.bench import wrk as _wrk
+from loadtests.bench.config import LOADGEN_START_S, MATRIX_S, OVERLOAD_EXTRA_S, RunSettings
+from loadtests.bench.loadgen import LoadGenerator
+from loadtests.bench.phase import PhaseConfig, health_spec, mix_specs, phase_config, predict_spec
+from loadtests.bench.progress import Reporter
+from loadtests.bench.results import TargetRecord, locust_figures
+from loadtests.bench.sampling import Sampler, summarise
+from loadtests.bench.summary import SCHEMA, UNITS, Figures, peak_of, write_json
+from loadtests.common import hdr as _hdr
+from loadtests.common import servers as _servers
+from loadtests.common.procs import Ledger, Managed, ProcessError, Registry
+from loadtests.robustness.cases import CASES
+from loadtests.robustness.matrix import run_matrix, write_matrix
+from loadtests.robustness.overload import overload
+from loadtests.targets import TARGETS, get_target
 from shared_model import EXAMPLE
-
-from . import _benches, _env, _hdr, _servers, _wrk
-from ._config import LOADGEN_START_S, MATRIX_S, OVERLOAD_EXTRA_S, RunSettings
-from ._loadgen import LoadGenerator
-from ._phase import PhaseConfig, health_spec, mix_specs, phase_config, predict_spec
-from ._procs import Ledger, Managed, ProcessError, Registry
-from ._progress import Reporter
-from ._results import TargetRecord, locust_figures
-from ._sampling import Sampler, summarise
-from .cases import CASES
-from .invalid import run_matrix, write_matrix
-from .overload import overload
-from .summary import SCHEMA, UNITS, Figures, peak_of, write_json
-from .targets import TARGETS, get_target
 
 PHASES_CSV_FIELDS = (
     "target",

@@ -28,11 +28,11 @@ from urllib.parse import urlsplit
 from rich.console import Console
 from rich.table import Table
 
-from ._bench import Bench
-from ._config import DEFAULT, QUICK, RunSettings, default_cores
-from ._procs import ProcessError, can_pin
-from ._progress import Reporter
-from .targets import TARGETS
+from loadtests.bench.config import DEFAULT, QUICK, RunSettings, default_cores
+from loadtests.bench.progress import Reporter
+from loadtests.bench.runner import Bench
+from loadtests.common.procs import ProcessError, can_pin
+from loadtests.targets import TARGETS
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -63,10 +63,10 @@ def _positive(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser of ``python -m loadtests.run``."""
+    """Return the argument parser of ``python -m loadtests.bench``."""
     d, q = DEFAULT, QUICK
     parser = argparse.ArgumentParser(
-        prog="python -m loadtests.run",
+        prog="python -m loadtests.bench",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.2,
         metavar="F",
-        help="share of bad bodies (loadtests.cases, in_mix) in the invalid mix (default 0.2)",
+        help="share of bad bodies (robustness.cases, in_mix) in the invalid mix (default 0.2)",
     )
     add(
         "--server-workers",
@@ -201,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--no-matrix",
         action="store_true",
-        help="skip the invalid-input matrix (every case of loadtests/cases.py, once per "
+        help="skip the invalid-input matrix (every case of loadtests/robustness/cases.py, once per "
         "target; --quick skips it too: `make invalid` runs it alone)",
     )
     add(

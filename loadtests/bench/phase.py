@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from typing import Literal, NotRequired, TypedDict
 
-from .cases import CASES, VALID, Case
+from loadtests.robustness.cases import CASES, VALID, Case
 
 PhaseKind = Literal["closed", "fixed"]
 USER_CLASSES = ("PredictUser", "HealthUser", "InvalidMixUser", "FixedRatePredictUser")

@@ -134,7 +134,7 @@ def load_run(path: Path) -> Run:
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     files = summary.get("files") or {}
     phases = read_csv(path / files.get("phases_csv", "phases.csv"))
-    from ._report_matrix import load_matrix  # imported here: it builds on this module
+    from loadtests.report.matrix import load_matrix  # imported here: it builds on this module
 
     return Run(path, summary, phases, load_matrix(path))
 
@@ -208,7 +208,7 @@ def cpu_phase(target: Data) -> Data | None:
 
 def bad_input(target: Data) -> Data:
     """Count the bad bodies of the invalid mix by outcome, from its by_case counts."""
-    from .cases import BY_NAME
+    from loadtests.robustness.cases import BY_NAME
 
     by_case = (target.get("invalid_mix") or {}).get("by_case") or {}
     sent = as_expected = server_errors = 0
