@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from shared_model import EXAMPLE, parse_json, validate_payload
+from shared_model import EXAMPLE, validate_payload
+from shared_model import parse_body as parse_json
 
 
 def parse_and_validate(raw: bytes) -> Any:

@@ -1,31 +1,38 @@
-"""Flask frontend: the JSON contract, the HTML form and the OpenAPI document."""
+"""Flask frontend: the JSON contract, the HTML form, the OpenAPI document and its pages."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, render_template, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, render_template, request, send_file
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from shared_model import (
+    ASSETS_URL,
+    DOCS_URL,
     FORM_TEMPLATE,
+    REDOC_URL,
     TEMPLATE_DIR,
     ContractError,
     Settings,
+    docs_asset,
     form_context,
     get_settings,
     http_error,
     is_json_content_type,
     load_predictor,
+    method_not_allowed,
     openapi_document,
-    parse_json,
+    parse_body,
+    redoc_page,
     submit_form,
+    swagger_ui_page,
     too_large,
     unsupported_media_type,
     validate_payload,
 )
 
-ErrorResponse = tuple[dict[str, Any], int]
+ErrorResponse = tuple[dict[str, Any], int, dict[str, str]]
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -34,6 +41,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     predictor = load_predictor(settings)
     app = Flask(__name__, template_folder=str(TEMPLATE_DIR))
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    # FastAPI answers OPTIONS with 405 too: no automatic OPTIONS route, so Allow matches.
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
 
     @app.get("/")
     def form() -> str:
@@ -48,7 +57,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.post("/predict")
     def predict() -> dict[str, Any]:
         """Predict from one JSON body."""
-        patient = validate_payload(parse_json(read_json_body()))
+        patient = validate_payload(parse_body(read_json_body()))
         return predictor.predict(patient.features()).as_response()
 
     @app.get("/health")
@@ -60,6 +69,24 @@ def create_app(settings: Settings | None = None) -> Flask:
     def openapi() -> dict[str, Any]:
         """Serve the contract's OpenAPI document."""
         return openapi_document()
+
+    @app.get(DOCS_URL)
+    def docs() -> Response:
+        """Show the document in Swagger UI, assets served locally."""
+        return Response(swagger_ui_page(), mimetype="text/html")
+
+    @app.get(REDOC_URL)
+    def redoc() -> Response:
+        """Show the document in ReDoc, assets served locally."""
+        return Response(redoc_page(), mimetype="text/html")
+
+    @app.get(f"{ASSETS_URL}/<name>")
+    def docs_assets(name: str) -> Response:
+        """Serve one JavaScript, CSS or icon file of the docs pages."""
+        path = docs_asset(name)
+        if path is None:
+            raise http_error(404)
+        return send_file(path, max_age=86400)
 
     def read_json_body() -> bytes:
         """Return the body: 413 past the limit (checked before reading), 415 unless JSON."""
@@ -78,15 +105,18 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.errorhandler(ContractError)
     def contract_error(exc: ContractError) -> ErrorResponse:
         """Answer a refused request in the contract's error shape."""
-        return exc.body(), exc.status
+        return exc.body(), exc.status, exc.headers
 
     @app.errorhandler(HTTPException)
     def http_exception(exc: HTTPException) -> ErrorResponse:
         """Answer 404, 405, 413 and 500 in the contract's error shape, never a debug page."""
         status = exc.code or 500
-        error = (
-            too_large(settings.max_body_bytes) if status == 413 else http_error(status, exc.name)
-        )
-        return error.body(), error.status
+        if status == 413:
+            error = too_large(settings.max_body_bytes)
+        elif isinstance(exc, MethodNotAllowed):
+            error = method_not_allowed(exc.valid_methods or ())
+        else:
+            error = http_error(status)
+        return contract_error(error)
 
     return app

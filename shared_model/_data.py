@@ -15,18 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-FEATURE_COLUMNS = (
-    "age",
-    "gender",
-    "height",
-    "weight",
-    "ap_hi",
-    "ap_lo",
-    "cholesterol",
-    "gluc",
-    "smoke",
-    "alco",
-)
+from ._schema import FEATURE_ORDER
+
 LABEL_COLUMN = "cardio"
 DAYS_PER_YEAR = 365
 # Open bounds of the plausibility filter on blood pressure (mmHg).
@@ -41,9 +31,9 @@ TRIM_DDOF = 1
 
 @dataclass(frozen=True)
 class Dataset:
-    """Features in FEATURE_COLUMNS order, 0/1 labels, and where they came from."""
+    """Features in FEATURE_ORDER order, 0/1 labels, and where they came from."""
 
-    X: np.ndarray  # float64, shape (n, len(FEATURE_COLUMNS))
+    X: np.ndarray  # float64, shape (n, len(FEATURE_ORDER))
     y: np.ndarray  # int64, 0 or 1
     source: str  # "synthetic(seed=1)" or "csv:<name> sha256=<hex>"
     raw_rows: int  # rows before cleaning
@@ -122,7 +112,7 @@ def load_cardio_csv(path: str | Path) -> Dataset:
     """Read the Kaggle cardio file (either separator) and clean it as the article did."""
     path = Path(path)
     header, values = _read_table(path)
-    needed = (*FEATURE_COLUMNS, LABEL_COLUMN)
+    needed = (*FEATURE_ORDER, LABEL_COLUMN)
     missing = [name for name in needed if name not in header]
     if missing:
         raise ValueError(
@@ -151,7 +141,7 @@ def load_cardio_csv(path: str | Path) -> Dataset:
     if not keep.any():
         raise ValueError(f"{path}: no rows left after cleaning")
 
-    X = np.column_stack([column[name][keep] for name in FEATURE_COLUMNS]).astype(np.float64)
+    X = np.column_stack([column[name][keep] for name in FEATURE_ORDER]).astype(np.float64)
     y = labels[keep].astype(np.int64)
     source = f"csv:{path.name} sha256={_sha256(path)}"
     return Dataset(X=X, y=y, source=source, raw_rows=len(values))

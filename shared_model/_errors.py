@@ -7,34 +7,29 @@ repeats the whole input for a missing field, and its ``url``/``ctx`` keys).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from http import HTTPStatus
 from typing import Any
 
-from pydantic import ValidationError
-
-from ._messages import (
-    MSG_BODY_MISSING,
-    MSG_JSON_INVALID,
-    MSG_MORE_ERRORS,
-    MSG_TOO_LARGE,
-    MSG_UNSUPPORTED_MEDIA,
-)
-from ._schema import PatientBase, PatientIn
+from ._messages import MSG_INTERNAL, MSG_METHOD, MSG_MORE_ERRORS, MSG_NOT_FOUND
 
 INPUT_EXCERPT_CHARS = 32
 MAX_ITEMS = 12  # ten fields, one unknown key, one summary: stays under 2 KiB
 ErrorItem = dict[str, Any]
+_HTTP_MESSAGES = {404: MSG_NOT_FOUND, 405: MSG_METHOD, 500: MSG_INTERNAL}
 
 
 class ContractError(Exception):
-    """A request the contract refuses: carries the HTTP status and the error items."""
+    """A request the contract refuses: carries the HTTP status, error items and headers."""
 
-    def __init__(self, status: int, detail: list[ErrorItem]) -> None:
+    def __init__(
+        self, status: int, detail: list[ErrorItem], headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(status, detail)
         self.status = status
         self.detail = detail
+        self.headers = dict(headers or {})
 
     def body(self) -> dict[str, list[ErrorItem]]:
         """Return the JSON body of the error response."""
@@ -89,85 +84,14 @@ def validation_detail(
     return detail
 
 
-def json_invalid(position: int, reason: str) -> dict[str, Any]:
-    """Return pydantic-style error of a body that is not JSON, exactly as FastAPI raises it."""
-    return {
-        "type": "json_invalid",
-        "loc": ("body", position),
-        "msg": MSG_JSON_INVALID,
-        "input": {},
-        "ctx": {"error": reason},
-    }
-
-
-def loads_json(raw: bytes | str) -> Any:
-    """Parse JSON with Python's json module; every failure becomes a JSONDecodeError.
-
-    Both frontends parse with this one function, so they accept and refuse the same
-    bodies. Python's parser raises RecursionError (not ValueError) on deeply nested
-    input, UnicodeDecodeError on invalid UTF-8 and ValueError on integers longer than
-    ``sys.get_int_max_str_digits()``; FastAPI would answer those with a 400.
-    """
-    text = raw.decode("latin-1") if isinstance(raw, bytes) else raw
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        raise
-    except UnicodeDecodeError as exc:
-        raise json.JSONDecodeError("invalid UTF-8", text, exc.start) from None
-    except RecursionError:
-        raise json.JSONDecodeError("nesting too deep", text, 0) from None
-    except ValueError as exc:
-        raise json.JSONDecodeError(str(exc)[:60], text, 0) from None
-
-
-def parse_json(raw: bytes) -> Any:
-    """Parse a request body or raise ContractError(422) in the contract's shape."""
-    if not raw:
-        raise ContractError(422, [body_missing()])
-    try:
-        return loads_json(raw)
-    except json.JSONDecodeError as exc:
-        raise ContractError(422, validation_detail([json_invalid(exc.pos, exc.msg)])) from None
-
-
-def body_missing() -> ErrorItem:
-    """Build the item for an empty body, as FastAPI reports it."""
-    return {"loc": ["body"], "msg": MSG_BODY_MISSING, "type": "missing"}
-
-
-def is_json_content_type(value: str | None) -> bool:
-    """Tell whether a Content-Type header names JSON (application/json or */*+json)."""
-    if not value:
-        return False
-    media = value.split(";", 1)[0].strip().lower()
-    main, _, sub = media.partition("/")
-    return main == "application" and (sub == "json" or sub.endswith("+json"))
-
-
-def too_large(limit: int) -> ContractError:
-    """Return the 413 error of a body over the limit."""
-    return ContractError(
-        413, [error_item(["body"], MSG_TOO_LARGE.format(limit=limit), "too_large")]
-    )
-
-
-def unsupported_media_type(content_type: str | None) -> ContractError:
-    """Return the 415 error of a body that is not declared as JSON."""
-    item = error_item(
-        ["header", "content-type"], MSG_UNSUPPORTED_MEDIA, "unsupported_media_type", content_type
-    )
-    return ContractError(415, [item])
-
-
-def http_error(status: int, message: str) -> ContractError:
-    """Return a routing error (404, 405) in the contract's shape."""
+def http_error(status: int) -> ContractError:
+    """Return a routing or server error (404, 500...) in the contract's shape."""
+    message = _HTTP_MESSAGES.get(status) or HTTPStatus(status).phrase
     return ContractError(status, [error_item([], message, f"http_{status}")])
 
 
-def validate_payload(payload: Any) -> PatientBase:
-    """Validate a parsed JSON value against the contract, or raise ContractError(422)."""
-    try:
-        return PatientIn.model_validate(payload, from_attributes=True)
-    except ValidationError as exc:
-        raise ContractError(422, validation_detail(exc.errors(include_url=False))) from None
+def method_not_allowed(allowed: Iterable[str]) -> ContractError:
+    """Return the 405 error, with the ``Allow`` header RFC 9110 requires of it."""
+    error = http_error(405)
+    error.headers["Allow"] = ", ".join(sorted({method.upper() for method in allowed}))
+    return error

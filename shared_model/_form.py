@@ -10,15 +10,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from ._errors import validation_detail
+from ._messages import MSG_FORM_INTEGER, MSG_FORM_NUMBER, MSG_FORM_REQUIRED
 from ._predict import Prediction, Predictor
 from ._schema import FIELDS, PatientIn
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 FORM_TEMPLATE = "form.html"
-
-MSG_FORM_REQUIRED = "Please enter a value."
-MSG_FORM_INTEGER = "Please enter a whole number."
-MSG_FORM_NUMBER = "Please enter a number."
 
 
 def form_context(

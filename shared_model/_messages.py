@@ -21,6 +21,10 @@ MSG_NOT_FOUND: Final = "Not Found"
 MSG_METHOD: Final = "Method Not Allowed"
 MSG_INTERNAL: Final = "Internal Server Error"
 
+MSG_FORM_REQUIRED: Final = "Please enter a value."
+MSG_FORM_INTEGER: Final = "Please enter a whole number."
+MSG_FORM_NUMBER: Final = "Please enter a number."
+
 MSG_MODEL_MISSING: Final = (
     "No trained model in {path}: run `make train` (or `python -m shared_model.train`) first."
 )

@@ -6,10 +6,14 @@
 - ``sklearn``: the scikit-learn estimator itself, loaded with skops (no pickle).
 - ``noop``: a constant answer through the same code path, the control that isolates
   the model's cost in the HTTP benchmarks.
+- ``burn:<microseconds>``: the noop answer after spinning that much CPU time in a
+  pure-Python loop, holding the GIL as a pure-Python model would: a model of known cost
+  for the model-cost sweep (loadtests/bench/sweep.py).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -20,7 +24,7 @@ import numpy as np
 
 from ._artifacts import ONNX_FILE, SKOPS_FILE, ModelError, read_metadata, read_verified
 from ._messages import MSG_MODEL_UNTRUSTED, STATEMENTS
-from ._settings import Settings, get_settings
+from ._settings import Settings, burn_microseconds, get_settings
 
 # skops refuses unknown types unless trusted; only scikit-learn and numpy are.
 _TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.")
@@ -55,12 +59,17 @@ class Predictor:
 
     def __init__(self, backend: str, model_dir: Path) -> None:
         self.backend = backend
-        self.metadata = {} if backend == "noop" else read_metadata(model_dir)
-        self._predict_row: Callable[[Sequence[float]], Prediction] = {
-            "onnx": self._load_onnx,
-            "sklearn": self._load_sklearn,
-            "noop": self._load_noop,
-        }[backend](Path(model_dir))
+        burn = burn_microseconds(backend)
+        self.metadata = {} if backend == "noop" or burn else read_metadata(model_dir)
+        self._predict_row: Callable[[Sequence[float]], Prediction]
+        if burn:
+            self._predict_row = self._load_burn(burn)
+        else:
+            self._predict_row = {
+                "onnx": self._load_onnx,
+                "sklearn": self._load_sklearn,
+                "noop": self._load_noop,
+            }[backend](Path(model_dir))
 
     def predict(self, features: Sequence[float]) -> Prediction:
         """Predict the label, probability and statement for one row of features."""
@@ -74,6 +83,20 @@ class Predictor:
     def _load_noop(model_dir: Path) -> Callable[[Sequence[float]], Prediction]:
         constant = _make(0, 0.0)
         return lambda features: constant
+
+    @staticmethod
+    def _load_burn(microseconds: int) -> Callable[[Sequence[float]], Prediction]:
+        constant = _make(0, 0.0)
+        budget_ns = microseconds * 1000
+        clock = time.thread_time_ns  # this thread's CPU time: time spent preempted is not counted
+
+        def predict_row(features: Sequence[float]) -> Prediction:
+            deadline = clock() + budget_ns
+            while clock() < deadline:
+                pass
+            return constant
+
+        return predict_row
 
     @staticmethod
     def _load_onnx(model_dir: Path) -> Callable[[Sequence[float]], Prediction]:

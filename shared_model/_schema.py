@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     Strict,
@@ -121,6 +122,16 @@ EXAMPLE: dict[str, Any] = {
 }
 
 
+def _whole_float_as_int(value: Any) -> Any:
+    """Read a whole-number float as the integer it is (52.0 -> 52): JSON Schema's integer.
+
+    Fractions, NaN and infinities stay floats, which the strict integer type refuses.
+    """
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
 def _annotation(spec: FieldSpec) -> Any:
     """Build the strict pydantic type of one field: no strings, booleans or nulls."""
     constraints = Field(
@@ -133,7 +144,9 @@ def _annotation(spec: FieldSpec) -> Any:
     if spec.kind == "float":
         # Strict float still accepts JSON integers, but never bool or str; NaN/inf refused.
         return Annotated[base, Strict(), Field(allow_inf_nan=False), constraints]
-    return Annotated[base, Strict(), constraints]
+    # Strict int refuses 52.0, which JSON Schema counts as an integer (and a pandas row with
+    # float columns sends): turn whole floats into ints first; the schema stays "integer".
+    return Annotated[base, Strict(), constraints, BeforeValidator(_whole_float_as_int)]
 
 
 class PatientBase(BaseModel):

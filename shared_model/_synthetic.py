@@ -34,10 +34,11 @@ from statistics import NormalDist
 
 import numpy as np
 
-from ._data import FEATURE_COLUMNS, Dataset
+from ._data import Dataset
+from ._schema import FEATURE_ORDER
 
 # fmt: off
-# -- step 1: copula (rows and columns in FEATURE_COLUMNS order) -----------------------------
+# -- step 1: copula (rows and columns in FEATURE_ORDER) ------------------------------------
 LATENT_CORRELATION = (
     (1.0,   -0.018, -0.075, 0.076, 0.227, 0.171, 0.213,  0.157,  -0.077, -0.053),
     (-0.018, 1.0,    0.645, 0.18,  0.079, 0.085, -0.073, -0.049, 0.686,  0.429),
@@ -132,9 +133,9 @@ def _from_quantiles(z: np.ndarray, quantiles: tuple[float, ...]) -> np.ndarray:
 
 def _features(rng: np.random.Generator, rows: int) -> dict[str, np.ndarray]:
     """Draw the ten features (steps 1 and 2 of the module docstring)."""
-    mean = np.zeros(len(FEATURE_COLUMNS))
+    mean = np.zeros(len(FEATURE_ORDER))
     z = rng.multivariate_normal(mean, LATENT_CORRELATION, size=rows, method="cholesky")
-    col = dict(zip(FEATURE_COLUMNS, z.T, strict=True))
+    col = dict(zip(FEATURE_ORDER, z.T, strict=True))
     out = {
         "age": _from_counts(col["age"], AGES, AGE_COUNTS),
         "gender": _from_table(col["gender"], GENDER_COUNTS),
@@ -183,5 +184,5 @@ def make_synthetic(rows: int = 70_000, seed: int = 1) -> Dataset:
     features = _features(rng, rows)
     chance = 1.0 / (1.0 + np.exp(-label_logit(features)))
     y = (rng.random(rows) < chance).astype(np.int64)
-    X = np.column_stack([features[name] for name in FEATURE_COLUMNS]).astype(np.float64)
+    X = np.column_stack([features[name] for name in FEATURE_ORDER]).astype(np.float64)
     return Dataset(X=X, y=y, source=f"synthetic(seed={seed})", raw_rows=rows)

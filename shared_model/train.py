@@ -23,8 +23,8 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from ._artifacts import ONNX_FILE, SKOPS_FILE, write_artifacts
-from ._data import FEATURE_COLUMNS, Dataset, load_cardio_csv
-from ._schema import FIELD_NAMES
+from ._data import Dataset, load_cardio_csv
+from ._schema import FEATURE_ORDER, FIELD_NAMES
 from ._settings import DEFAULT_MODEL_DIR
 from ._synthetic import make_synthetic
 
@@ -69,7 +69,7 @@ def to_onnx(estimator: GradientBoostingClassifier) -> bytes:
 
     model = convert_sklearn(
         estimator,
-        initial_types=[("input", FloatTensorType([None, len(FEATURE_COLUMNS)]))],
+        initial_types=[("input", FloatTensorType([None, len(FEATURE_ORDER)]))],
         options={id(estimator): {"zipmap": False}},
         target_opset={"": 17, "ai.onnx.ml": 3},
     )
@@ -87,7 +87,7 @@ def export(fitted: Fitted, dataset: Dataset, model_dir: Path, seed: int) -> dict
     """Write the ONNX model, the skops file and metadata.json into model_dir."""
     metadata = {
         "model": "GradientBoostingClassifier(n_estimators=100, max_depth=3, learning_rate=0.1)",
-        "feature_order": list(FEATURE_COLUMNS),
+        "feature_order": list(FEATURE_ORDER),
         "field_names": list(FIELD_NAMES),
         "data_source": dataset.source,
         "synthetic": dataset.source.startswith("synthetic"),

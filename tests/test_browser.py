@@ -1,9 +1,11 @@
-"""The HTML form in a real browser: headless Debian Chromium driven by Playwright."""
+"""The HTML form and the docs pages in a real browser: headless Debian Chromium, Playwright."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -61,3 +63,69 @@ def test_form_shows_statement_then_field_message(
         page.screenshot(path=str(tmp_path / f"form-{target}.png"))
         page.close()
         assert errors == []
+
+
+def offline_page(browser: Any) -> tuple[Any, list[str], list[str]]:
+    """Open a page on which every request to a host other than 127.0.0.1 is aborted.
+
+    Return the page, the URLs of the attempted non-loopback requests and the page errors.
+    """
+    outside: list[str] = []
+    errors: list[str] = []
+    context = browser.new_context()
+
+    def guard(route: Any) -> None:
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", guard)
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return page, outside, errors
+
+
+@pytest.mark.parametrize("target", FRONTENDS)
+def test_swagger_ui_tries_predict_offline(
+    browser: object, target: str, model_dir: Path, settings: Settings, tmp_path: Path
+) -> None:
+    """/docs: Try it out on POST /predict, Execute the example, see 200 and the statement."""
+    expected = predict([float(EXAMPLE[n]) for n in FIELD_NAMES], settings).statement
+    with serve(target, model_dir) as url:
+        page, outside, errors = offline_page(browser)
+        page.goto(url + "/docs")
+        operation = page.locator("#operations-default-predict")
+        operation.locator(".opblock-summary").first.click()
+        operation.get_by_role("button", name="Try it out").click()
+        operation.get_by_role("button", name="Execute").click()
+        live = operation.locator(".live-responses-table")
+        live.wait_for()
+        status = live.locator("tr.response .response-col_status").first
+        assert status.inner_text().strip() == "200"
+        assert expected in live.inner_text()
+        page.screenshot(path=str(tmp_path / f"docs-{target}.png"), full_page=True)
+        page.context.close()
+    assert outside == []
+    assert errors == []
+
+
+@pytest.mark.parametrize("target", FRONTENDS)
+def test_redoc_renders_predict_offline(
+    browser: object, target: str, model_dir: Path, tmp_path: Path
+) -> None:
+    """/redoc: the POST /predict operation is rendered, nothing fetched from outside."""
+    with serve(target, model_dir) as url:
+        page, outside, errors = offline_page(browser)
+        page.goto(url + "/redoc")
+        section = page.locator('[data-section-id="operation/predict"]').first
+        section.wait_for()
+        text = section.inner_text()
+        assert "Predict" in text
+        assert "/predict" in text
+        assert "Persons_age" in text
+        page.screenshot(path=str(tmp_path / f"redoc-{target}.png"), full_page=True)
+        page.context.close()
+    assert outside == []
+    assert errors == []

@@ -52,6 +52,9 @@ REQUIRED_GENERAL = (
     "content_type_form",
     "content_type_multipart",
     "content_type_none",
+    "integer_as_whole_float",
+    "method_get_predict",
+    "method_trace_health",
 )
 
 
@@ -61,8 +64,8 @@ def ids(case: Case) -> str:
 
 
 def post(client: httpx.Client, case: Case) -> httpx.Response:
-    """Send the case's exact bytes and headers to POST /predict."""
-    return client.post("/predict", content=case.body, headers=case.headers)
+    """Send the case's exact bytes and headers with its method (POST) to its path (/predict)."""
+    return client.request(case.method, case.path, content=case.body, headers=case.headers)
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +134,7 @@ def test_case_gets_the_contract_answer(client: httpx.Client, case: Case) -> None
     assert checked["contract_shape"], response.text[:300]
     assert checked["names_field"], response.text[:300]
     assert not any(marker in response.content for marker in TRACEBACK_MARKERS)
+    assert response.headers.get("allow") == case.allow
     if response.status_code != 200:
         body = response.json()
         assert set(body) == {"detail"}
@@ -155,3 +159,11 @@ def test_frontends_agree(both: dict[str, httpx.Client], case: Case) -> None:
     flask, fastapi = (post(both[name], case) for name in FRONTENDS)
     assert flask.status_code == fastapi.status_code
     assert flask.json() == fastapi.json()
+    assert flask.headers.get("allow") == fastapi.headers.get("allow")
+
+
+def test_every_405_case_names_the_allowed_methods() -> None:
+    """A 405 case says which Allow header it expects; no other case expects one."""
+    for case in CASES:
+        assert (case.expected_status == 405) == (case.allow is not None), case.name
+        assert (case.method, case.path) != ("POST", "/predict") or case.allow is None

@@ -11,13 +11,14 @@ from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 
-from shared_model._data import FEATURE_COLUMNS, Dataset, load_cardio_csv
+from shared_model._data import Dataset, load_cardio_csv
+from shared_model._schema import FEATURE_ORDER
 from shared_model._synthetic import make_synthetic
 
 REAL_DATA_ENV = "FVF_REAL_DATA"
 REAL_SHA256 = "d629703c8428505e46a97641817ab0c4a223a35fa4196df31e49b5036ab0e952"
 HEADER = "id,age,gender,height,weight,ap_hi,ap_lo,cholesterol,gluc,smoke,alco,active,cardio"
-COL = {name: index for index, name in enumerate(FEATURE_COLUMNS)}
+COL = {name: index for index, name in enumerate(FEATURE_ORDER)}
 ARTICLE_EXAMPLE = [52, 1, 165, 64, 130, 70, 3, 1, 0, 0]
 
 
@@ -51,7 +52,7 @@ def test_cleaning_keeps_the_articles_rows(real: Dataset) -> None:
     assert len(real.y) == 62_614
     assert real.raw_rows == 70_000
     assert real.y.mean() == pytest.approx(0.483, abs=0.0005)
-    assert real.X.shape == (62_614, len(FEATURE_COLUMNS))
+    assert real.X.shape == (62_614, len(FEATURE_ORDER))
     assert real.X.dtype == np.float64
     assert real.y.dtype == np.int64
     assert real.source == f"csv:cardio_train.csv sha256={REAL_SHA256}"
@@ -161,7 +162,7 @@ def test_synthetic_refuses_no_rows() -> None:
 
 
 def test_synthetic_ranges_and_codings(synthetic: Dataset) -> None:
-    assert synthetic.X.shape == (70_000, len(FEATURE_COLUMNS))
+    assert synthetic.X.shape == (70_000, len(FEATURE_ORDER))
     assert synthetic.X.dtype == np.float64
     assert synthetic.y.dtype == np.int64
     assert np.array_equal(synthetic.X, np.round(synthetic.X))

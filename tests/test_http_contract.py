@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,9 +46,8 @@ def test_predict_answers_like_the_shared_model(base_url: str, settings: Settings
 
 
 def send_case(url: str, case: Case) -> httpx.Response:
-    """POST one catalogue case to /predict, with its content type."""
-    headers = {"content-type": case.content_type} if case.content_type else {}
-    return httpx.post(f"{url}/predict", content=case.body, headers=headers)
+    """Send one catalogue case (POST /predict unless it says otherwise), with its content type."""
+    return httpx.request(case.method, f"{url}{case.path}", content=case.body, headers=case.headers)
 
 
 def test_invalid_body_gets_422_naming_the_field(base_url: str) -> None:
@@ -55,6 +55,26 @@ def test_invalid_body_gets_422_naming_the_field(base_url: str) -> None:
     response = send_case(base_url, case)
     assert response.status_code == case.expected_status == 422
     assert response.json()["detail"][0]["loc"] == ["body", case.field]
+
+
+@pytest.mark.parametrize("name", ["method_get_predict", "method_trace_health"])
+def test_wrong_method_gets_405_with_allow(base_url: str, name: str) -> None:
+    """Through the real server too, a 405 carries Allow (RFC 9110) and the contract's body."""
+    case = BY_NAME[name]
+    response = send_case(base_url, case)
+    assert response.status_code == case.expected_status == 405
+    assert response.headers["allow"] == case.allow
+    assert response.json()["detail"][0]["type"] == "http_405"
+
+
+def test_docs_pages_and_assets_are_served(base_url: str) -> None:
+    """/docs and /redoc answer with HTML whose every script and stylesheet is local."""
+    for page in ("/docs", "/redoc"):
+        response = httpx.get(f"{base_url}{page}")
+        assert response.status_code == 200
+        for asset in re.findall(r'(?:src|href)="([^"]+)"', response.text):
+            assert asset.startswith("/"), asset
+            assert httpx.get(f"{base_url}{asset}").status_code == 200, asset
 
 
 def test_chunked_body_over_the_limit_gets_413(base_url: str) -> None:

@@ -15,18 +15,14 @@ from shared_model import (
     EXAMPLE,
     FIELD_NAMES,
     METADATA_FILE,
-    ONNX_FILE,
-    SKOPS_FILE,
-    STATEMENT_NEGATIVE,
-    STATEMENT_POSITIVE,
-    STATEMENTS,
     ModelError,
-    Predictor,
     Settings,
-    load_estimator,
     predict,
     read_metadata,
 )
+from shared_model._artifacts import ONNX_FILE, SKOPS_FILE
+from shared_model._messages import STATEMENT_NEGATIVE, STATEMENT_POSITIVE, STATEMENTS
+from shared_model._predict import Predictor, load_estimator
 from shared_model._synthetic import make_synthetic
 from shared_model.train import TEST_SIZE, main
 
@@ -44,10 +40,17 @@ def held_out(model_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     return X_test, y_test
 
 
-def test_statements_are_the_designed_ones() -> None:
-    assert STATEMENTS == {0: STATEMENT_NEGATIVE, 1: STATEMENT_POSITIVE}
-    assert STATEMENT_NEGATIVE.startswith("Result: the model predicts you will not suffer")
-    assert STATEMENT_POSITIVE.startswith("Result: you should consult a doctor")
+def test_each_label_is_served_with_its_statement(model_dir: Path) -> None:
+    """Over the held-out rows both labels occur, each answered with its own statement."""
+    X_test, _ = held_out(model_dir)
+    predictor = Predictor("onnx", model_dir)
+    served = {}
+    for row in X_test[:400]:
+        prediction = predictor.predict(row)
+        served.setdefault(prediction.label, prediction.as_response()["prediction"])
+    assert served == {0: STATEMENT_NEGATIVE, 1: STATEMENT_POSITIVE}
+    assert "consult a doctor" in served[1]
+    assert "will not suffer" in served[0]
 
 
 def test_metadata_records_what_was_trained(model_dir: Path) -> None:

@@ -1,7 +1,8 @@
 """The invalid-input case catalogue: one entry per case, used everywhere.
 
 The contract tests, the Locust invalid-traffic mix and the report's matrix all read
-``CASES``. Adding a case is adding one entry. The per-field cases are generated from
+``CASES``. Adding a case is adding one entry. A case is a ``POST /predict`` unless its
+``method`` and ``path`` say otherwise. The per-field cases are generated from
 ``shared_model.FIELDS``, so a change of the schema flows through.
 """
 
@@ -24,7 +25,7 @@ HUGE_BODY_BYTES = 10 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Case:
-    """One request body sent to ``POST /predict`` and what the contract expects of it."""
+    """One request (by default a body sent to ``POST /predict``) and what the contract expects."""
 
     name: str
     body: bytes
@@ -35,6 +36,9 @@ class Case:
     in_mix: bool = True  # cheap enough to send under load (not the 10 MB body)
     group: str = "other"  # family of the case, for the report's matrix
     also: tuple[str, ...] = ()  # further fields the error must name
+    method: str = "POST"
+    path: str = "/predict"
+    allow: str | None = None  # the Allow header a 405 must carry (RFC 9110)
 
     @property
     def expected_class(self) -> str:
@@ -205,10 +209,10 @@ _GENERAL: tuple[Case, ...] = (
         "integer_as_whole_float",
         _raw(**{_FIRST: "52.0"}),
         JSON,
-        422,
-        _FIRST,
-        "52.0 in an integer field: JSON Schema counts it as an integer, the contract's strict "
-        "model refuses it (schemathesis's positive_data_acceptance flags this)",
+        200,
+        None,
+        "52.0 in an integer field: JSON Schema counts it as an integer (and a pandas row with "
+        "float columns sends it), accepted as 52; 52.5 is still refused",
         group="fuzz",
     ),
     Case(
@@ -637,11 +641,50 @@ _GENERAL: tuple[Case, ...] = (
     ),
 )
 
+# Methods the resource does not serve: 405, with the Allow header naming the ones it does.
+_METHODS: tuple[Case, ...] = (
+    Case(
+        "method_get_predict",
+        b"",
+        None,
+        405,
+        None,
+        "GET /predict: 405 with Allow: POST",
+        group="method",
+        method="GET",
+        allow="POST",
+    ),
+    Case(
+        "method_trace_predict",
+        b"",
+        None,
+        405,
+        None,
+        "TRACE /predict: 405 with Allow: POST",
+        group="method",
+        method="TRACE",
+        allow="POST",
+    ),
+    Case(
+        "method_trace_health",
+        b"",
+        None,
+        405,
+        None,
+        "TRACE /health: 405 with Allow: GET, HEAD",
+        group="method",
+        method="TRACE",
+        path="/health",
+        allow="GET, HEAD",
+    ),
+)
+
 VALID = Case("valid", _body(), JSON, 200, None, "the example body", group="valid")
 
 CASES: tuple[Case, ...] = (
     *(case for spec in FIELDS for case in _field_cases(spec)),
     *_GENERAL,
+    *_METHODS,
 )
 
 BY_NAME: dict[str, Case] = {case.name: case for case in (VALID, *CASES)}
