@@ -1,7 +1,8 @@
 """The article's handler, kept as it was: each field through ``float()``, no checks.
 
-Served as the ``flask-seed`` target so the report can show what the article showed:
-a string where a number belongs crashes the handler with a 500.
+Served as the ``flask-seed`` target (and, under ``app.run()``, ``article-flask``) so the
+report can show what the article showed: a string where a number belongs crashes the
+handler with a 500.
 """
 
 from __future__ import annotations
