@@ -6,6 +6,7 @@ import json
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -206,11 +207,32 @@ def test_healthcheck_command_works(
 ) -> None:
     health_server.answer = (status, body)  # type: ignore[attr-defined]
     test = services["flask"]["healthcheck"]["test"]
-    assert test[:3] == ["CMD", "python", "-c"]
+    assert test[:2] == ["CMD", "python"]
     port = health_server.server_address[1]
-    code = test[3].replace(HEALTH_URL, f"http://127.0.0.1:{port}/health")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30)
+    argv = [arg.replace(HEALTH_URL, f"http://127.0.0.1:{port}/health") for arg in test[2:]]
+    result = subprocess.run(
+        [sys.executable, *argv], capture_output=True, timeout=30, cwd=ROOT, check=False
+    )
     assert (result.returncode == 0) is healthy
+
+
+def test_healthcheck_fails_when_nothing_listens(services: dict[str, dict[str, Any]]) -> None:
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    test = services["flask"]["healthcheck"]["test"]
+    argv = [arg.replace(HEALTH_URL, f"http://127.0.0.1:{port}/health") for arg in test[2:]]
+    result = subprocess.run(
+        [sys.executable, *argv], capture_output=True, timeout=30, cwd=ROOT, check=False
+    )
+    assert result.returncode == 1
+
+
+def test_healthcheck_arguments_have_no_spaces(services: dict[str, dict[str, Any]]) -> None:
+    # podman's Docker-compatible API (4.3) splits exec-form arguments at their spaces.
+    test = services["flask"]["healthcheck"]["test"]
+    assert test[0] == "CMD"
+    assert not [arg for arg in test if any(char.isspace() for char in arg)]
 
 
 def test_load_services_wait_for_healthy_servers(services: dict[str, dict[str, Any]]) -> None:
@@ -272,7 +294,8 @@ def test_dockerfile_installs_the_lock_and_trains() -> None:
 
 def test_dockerignore_lets_the_package_in() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    needed = [*project["tool"]["setuptools"]["packages"], project["project"]["readme"]]
+    packages = project["tool"]["setuptools"]["packages"]["find"]["include"]
+    needed = [*(p.rstrip("*") for p in packages), project["project"]["readme"]]
     allowed = (ROOT / ".dockerignore").read_text().splitlines()
     for path in [*needed, "pyproject.toml", "requirements.lock"]:
         assert f"!{path}" in allowed or f"!{path}/" in allowed, f"{path} is not in the image"
