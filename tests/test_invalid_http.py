@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from loadtests.common.runfiles import MatrixMeta, MatrixRow, read_matrix
 from loadtests.robustness import matrix as invalid
 from loadtests.robustness.cases import BY_NAME, CASES, Case
 from loadtests.robustness.matrix import (
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 VALIDATED = FRONTENDS
 SEED = "flask-seed"
-Rows = dict[str, dict[str, dict[str, Any]]]  # target -> case name -> row
+Rows = dict[str, dict[str, MatrixRow]]  # target -> case name -> row
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def matrix(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Rows:
             get_target(name), workers=1, cores=None, log_path=logs / f"{name}.log"
         )
         try:
-            rows[name] = {r["case"]: r for r in run_matrix(url, name, proc.pid)}
+            rows[name] = {r.case: r for r in run_matrix(url, name, proc.pid)}
         finally:
             proc.stop()
         assert not proc.alive()
@@ -55,42 +55,42 @@ def matrix(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Rows:
 def test_validated_target_meets_the_contract(matrix: Rows, target: str, case: Case) -> None:
     """Exact status, contract body naming the field, small, no traceback, server unharmed."""
     row = matrix[target][case.name]
-    assert row["verdict"] == "pass", row["problems"]
+    assert row.verdict == "pass", row.problems
 
 
 @pytest.mark.parametrize("target", VALIDATED)
 def test_validated_target_never_answers_5xx(matrix: Rows, target: str) -> None:
     """No case, not even a known product bug, gets a 5xx or loses the worker."""
     rows = matrix[target].values()
-    assert all(r["status"] is not None and r["status"] < 500 for r in rows)
-    assert all(r["health_after"] and not r["worker_restarted"] for r in rows)
+    assert all(r.status is not None and r.status < 500 for r in rows)
+    assert all(r.health_after and not r.worker_restarted for r in rows)
 
 
 @pytest.mark.parametrize("target", VALIDATED)
 def test_huge_body_is_refused_before_it_is_read(matrix: Rows, target: str) -> None:
     """The 10 MB body gets 413 before the client has finished sending it."""
     row = matrix[target]["body_10mb"]
-    assert row["status"] == 413
-    assert row["answered_early"], f"{row['bytes_sent']} of {row['request_bytes']} bytes sent"
+    assert row.status == 413
+    assert row.answered_early, f"{row.bytes_sent} of {row.request_bytes} bytes sent"
 
 
 def test_both_frontends_give_the_same_statuses(matrix: Rows) -> None:
     """Over HTTP, flask and fastapi agree on every case's status."""
     flask, fastapi = (matrix[name] for name in VALIDATED)
-    assert {k: r["status"] for k, r in flask.items()} == {
-        k: r["status"] for k, r in fastapi.items()
+    assert {k: r.status for k, r in flask.items()} == {
+        k: r.status for k, r in fastapi.items()
     }
 
 
 def test_seed_crashes_on_a_string_and_is_labelled_so(matrix: Rows, tmp_path: Path) -> None:
     """The article's handler answers a string with a 500; the matrix keeps it, labelled."""
     row = matrix[SEED]["persons_age_string"]
-    assert row["status"] == 500
-    assert row["label"] == SEED_LABEL
-    assert row["verdict"] == "article"
-    assert "status 500" in row["problems"]
+    assert row.status == 500
+    assert row.label == SEED_LABEL
+    assert row.verdict == "article"
+    assert "status 500" in row.problems
     rows = [r for per_target in matrix.values() for r in per_target.values()]
-    csv_path, json_path = write_matrix(rows, tmp_path, {"test": True})
+    csv_path, json_path = write_matrix(rows, tmp_path, MatrixMeta(cases=len(CASES)))
     with csv_path.open(encoding="utf-8") as f:
         written = {(r["target"], r["case"]): r for r in csv.DictReader(f)}
     assert written[(SEED, "persons_age_string")]["status"] == "500"
@@ -106,7 +106,7 @@ def test_summary_counts_every_case(matrix: Rows) -> None:
     rows = [r for per_target in matrix.values() for r in per_target.values()]
     summary = summarize(rows)
     for name, s in summary.items():
-        assert s["cases"] == len(CASES) == sum(s["status_class"].values()), name
+        assert s.cases == len(CASES) == sum(s.status_class.values()), name
 
 
 def test_cli_starts_the_target_and_writes_the_files(model_dir: Path, tmp_path: Path) -> None:
@@ -116,7 +116,8 @@ def test_cli_starts_the_target_and_writes_the_files(model_dir: Path, tmp_path: P
         ["--targets", SEED, "--cases", ",".join(cases), "--out", str(tmp_path), "--cores", ""]
     )
     assert code == 0  # the seed's failures are the article's, not the runner's
-    document = json.loads((tmp_path / "invalid_matrix.json").read_text(encoding="utf-8"))
-    assert [r["case"] for r in document["rows"]] == cases
+    document = read_matrix(tmp_path)
+    assert document is not None
+    assert [r.case for r in document.rows] == cases
     assert (tmp_path / "invalid_matrix.csv").exists()
-    assert BY_NAME["persons_age_string"].field in document["meta"]["fields"]
+    assert BY_NAME["persons_age_string"].field in document.meta.fields

@@ -78,3 +78,11 @@ def save(histogram: HdrHistogram, stem: Path) -> dict[str, str]:
 def load(path: Path) -> HdrHistogram:
     """Read back a histogram written by save()."""
     return merge([path.read_text(encoding="ascii").strip()])
+
+
+def of_seconds(durations_s: Iterable[float]) -> dict[str, float | int | None]:
+    """Return count and the figures (ms) of durations given in seconds, through a histogram."""
+    histogram = new_histogram()
+    for seconds in durations_s:
+        record_seconds(histogram, seconds)
+    return {"count": histogram.get_total_count(), **figures(histogram)}

@@ -15,9 +15,7 @@ failures are kept and labelled as the article's behaviour, never hidden.
 from __future__ import annotations
 
 import argparse
-import csv
 import http.client
-import ipaddress
 import json
 import os
 import select
@@ -28,9 +26,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from loadtests.common.net import health_ok, loopback, wait_until
 from loadtests.common.procs import Managed, can_pin, tree
+from loadtests.common.runfiles import (
+    MatrixFile,
+    MatrixMeta,
+    MatrixRow,
+    MatrixTargetSummary,
+    write_matrix_files,
+)
 from loadtests.common.servers import launch
 from loadtests.robustness.cases import CASES, MAX_ERROR_BODY_BYTES, Case
 from loadtests.targets import DEFAULT_WORKERS, TARGETS, Target, get_target
@@ -43,34 +48,6 @@ SEED_LABEL = "article's behaviour (unvalidated seed handler)"
 CONTRACT_LABEL = "contract"
 TRACEBACK_MARKERS = (b"Traceback (most recent call last)", b'File "/', b"werkzeug.debug")
 PREDICTION_KEYS = frozenset({"prediction", "label", "probability"})
-MATRIX_FILE = "invalid_matrix"
-COLUMNS = (
-    "target",
-    "label",
-    "case",
-    "group",
-    "field",
-    "content_type",
-    "request_bytes",
-    "expected_status",
-    "status",
-    "status_class",
-    "verdict",
-    "problems",
-    "latency_ms",
-    "response_bytes",
-    "json_body",
-    "contract_shape",
-    "names_field",
-    "traceback",
-    "bytes_sent",
-    "answered_early",
-    "error",
-    "health_after",
-    "workers_before",
-    "workers_after",
-    "worker_restarted",
-)
 
 
 @dataclass(frozen=True)
@@ -82,19 +59,11 @@ class Exchange:
     latency_s: float
     bytes_sent: int
     error: str = ""
-
-
-def loopback(base_url: str) -> tuple[str, int]:
-    """Return host and port of base_url, refusing anything but a loopback address."""
-    parts = urlsplit(base_url)
-    host = parts.hostname or ""
-    if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
-        raise ValueError(f"load only ever goes to loopback, not {host!r}")
-    return host, parts.port or 80
+    allow: str | None = None  # the Allow header of the answer
 
 
 def send(host: str, port: int, case: Case, timeout: float = REQUEST_TIMEOUT_S) -> Exchange:
-    """POST the case's exact bytes on a fresh connection; stop sending once an answer arrives.
+    """Send the case's exact request on a fresh connection; stop sending once an answer arrives.
 
     The body goes out in chunks; before each one the socket is checked for an answer, so a
     server that refuses an over-long body early is seen doing so (``bytes_sent`` < size).
@@ -103,7 +72,7 @@ def send(host: str, port: int, case: Case, timeout: float = REQUEST_TIMEOUT_S) -
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     sent = 0
     try:
-        conn.putrequest("POST", "/predict", skip_accept_encoding=True)
+        conn.putrequest(case.method, case.path, skip_accept_encoding=True)
         if case.content_type is not None:
             conn.putheader("Content-Type", case.content_type)
         conn.putheader("Content-Length", str(len(case.body)))
@@ -125,23 +94,11 @@ def send(host: str, port: int, case: Case, timeout: float = REQUEST_TIMEOUT_S) -
                 break
         response = conn.getresponse()
         body = response.read()
-        return Exchange(response.status, body, time.perf_counter() - start, sent)
+        allow = response.getheader("Allow")
+        return Exchange(response.status, body, time.perf_counter() - start, sent, allow=allow)
     except (OSError, http.client.HTTPException) as exc:
         error = f"{type(exc).__name__}: {exc}"[:200]
         return Exchange(None, b"", time.perf_counter() - start, sent, error)
-    finally:
-        conn.close()
-
-
-def health_ok(host: str, port: int, timeout: float = HEALTH_TIMEOUT_S) -> bool:
-    """Tell whether GET /health answers 200 {"status": "ok"} right now."""
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        conn.request("GET", "/health")
-        response = conn.getresponse()
-        return response.status == 200 and json.loads(response.read()) == {"status": "ok"}
-    except (OSError, http.client.HTTPException, ValueError):
-        return False
     finally:
         conn.close()
 
@@ -204,6 +161,11 @@ def problems(case: Case, row: dict[str, Any]) -> list[str]:
             found.append(f"field {','.join(case.named_fields)} not named")
         if row["status"] != 200 and row["response_bytes"] >= MAX_ERROR_BODY_BYTES:
             found.append(f"error body {row['response_bytes']} B >= {MAX_ERROR_BODY_BYTES} B")
+    if case.allow is not None and row["status"] == 405:
+        offered = {m.strip().upper() for m in (row["allow"] or "").split(",") if m.strip()}
+        wanted = {m.strip().upper() for m in case.allow.split(",")}
+        if not wanted <= offered:
+            found.append(f"Allow {row['allow'] or '(none)'} (expected {case.allow})")
     if row["traceback"]:
         found.append("traceback in body")
     if not row["health_after"]:
@@ -215,11 +177,12 @@ def problems(case: Case, row: dict[str, Any]) -> list[str]:
 
 def run_case(
     host: str, port: int, target_name: str, server_pid: int | None, case: Case, *, seed: bool
-) -> dict[str, Any]:
+) -> MatrixRow:
     """Send one case, then check /health and the worker PIDs; return the matrix row."""
     before = worker_pids(server_pid)
     exchange = send(host, port, case)
-    healthy = health_ok(host, port)
+    base_url = f"http://{host}:{port}"
+    healthy = health_ok(base_url)
     after = worker_pids(server_pid)
     row: dict[str, Any] = {
         "target": target_name,
@@ -227,6 +190,7 @@ def run_case(
         "case": case.name,
         "group": case.group,
         "field": case.field or "",
+        "method": f"{case.method} {case.path}",
         "content_type": case.content_type if case.content_type is not None else "(none)",
         "request_bytes": len(case.body),
         "expected_status": case.expected_status,
@@ -237,6 +201,7 @@ def run_case(
         "bytes_sent": exchange.bytes_sent,
         "answered_early": exchange.bytes_sent < len(case.body),
         "error": exchange.error,
+        "allow": exchange.allow or "",
         "health_after": healthy,
         "workers_before": " ".join(map(str, before)),
         "workers_after": " ".join(map(str, after)),
@@ -245,19 +210,10 @@ def run_case(
     found = problems(case, row)
     row["problems"] = "; ".join(found)
     row["verdict"] = "pass" if not found else ("article" if seed else "fail")
+    result = MatrixRow.model_validate(row)
     if not healthy:
-        wait_healthy(host, port)  # let the next case meet a server that answers again
-    return row
-
-
-def wait_healthy(host: str, port: int, timeout: float = 15.0) -> bool:
-    """Poll /health until it answers or timeout passes (a restarted worker takes a moment)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if health_ok(host, port):
-            return True
-        time.sleep(0.1)
-    return False
+        wait_until(lambda: health_ok(base_url), 15.0)  # the next case meets a live server
+    return result
 
 
 def run_matrix(
@@ -265,53 +221,35 @@ def run_matrix(
     target_name: str,
     server_pid: int | None,
     cases: Iterable[Case] = CASES,
-) -> list[dict[str, Any]]:
+) -> list[MatrixRow]:
     """Send every case to one running target (on loopback) and return one row per case."""
     host, port = loopback(base_url)
     seed = target_name in TARGETS and get_target(target_name).handler == "seed"
     return [run_case(host, port, target_name, server_pid, case, seed=seed) for case in cases]
 
 
-def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def summarize(rows: Sequence[MatrixRow]) -> dict[str, MatrixTargetSummary]:
     """Count, per target, the status classes, the verdicts and the lost workers."""
-    summary: dict[str, dict[str, Any]] = {}
+    by_target: dict[str, list[MatrixRow]] = {}
     for row in rows:
-        s = summary.setdefault(
-            row["target"],
-            {
-                "label": row["label"],
-                "cases": 0,
-                "status_class": Counter(),
-                "verdict": Counter(),
-                "worker_restarts": 0,
-                "health_failures": 0,
-                "failed_cases": [],
-            },
+        by_target.setdefault(row.target, []).append(row)
+    return {
+        name: MatrixTargetSummary(
+            label=group[0].label,
+            cases=len(group),
+            status_class=dict(sorted(Counter(r.status_class for r in group).items())),
+            verdict=dict(sorted(Counter(r.verdict for r in group).items())),
+            worker_restarts=sum(r.worker_restarted for r in group),
+            health_failures=sum(not r.health_after for r in group),
+            failed_cases=[f"{r.case}: {r.problems}" for r in group if r.verdict != "pass"],
         )
-        s["cases"] += 1
-        s["status_class"][row["status_class"]] += 1
-        s["verdict"][row["verdict"]] += 1
-        s["worker_restarts"] += bool(row["worker_restarted"])
-        s["health_failures"] += not row["health_after"]
-        if row["verdict"] != "pass":
-            s["failed_cases"].append(f"{row['case']}: {row['problems']}")
-    for s in summary.values():
-        s["status_class"] = dict(sorted(s["status_class"].items()))
-        s["verdict"] = dict(sorted(s["verdict"].items()))
-    return summary
+        for name, group in by_target.items()
+    }
 
 
-def write_matrix(rows: Sequence[dict[str, Any]], out: Path, meta: dict[str, Any]) -> list[Path]:
+def write_matrix(rows: Sequence[MatrixRow], out: Path, meta: MatrixMeta) -> list[Path]:
     """Write the rows as invalid_matrix.csv and (with the summary) invalid_matrix.json."""
-    out.mkdir(parents=True, exist_ok=True)
-    csv_path, json_path = out / f"{MATRIX_FILE}.csv", out / f"{MATRIX_FILE}.json"
-    with csv_path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows({k: row[k] for k in COLUMNS} for row in rows)
-    document = {"meta": meta, "summary": summarize(rows), "rows": list(rows)}
-    json_path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
-    return [csv_path, json_path]
+    return write_matrix_files(out, MatrixFile(meta=meta, summary=summarize(rows), rows=list(rows)))
 
 
 def start_target(
@@ -321,15 +259,15 @@ def start_target(
     return launch(target, workers=workers, cores=cores, log_path=log_path)
 
 
-def format_summary(summary: dict[str, dict[str, Any]]) -> str:
+def format_summary(summary: dict[str, MatrixTargetSummary]) -> str:
     """Render the per-target counts as a small text table."""
     lines = [f"{'target':16} {'cases':>5}  status classes{'':22} verdicts"]
     for name, s in summary.items():
-        classes = ", ".join(f"{k}: {v}" for k, v in s["status_class"].items())
-        verdicts = ", ".join(f"{k}: {v}" for k, v in s["verdict"].items())
-        lines.append(f"{name:16} {s['cases']:>5}  {classes:36} {verdicts}")
-        if s["label"] != CONTRACT_LABEL:
-            lines.append(f"{'':24}({s['label']})")
+        classes = ", ".join(f"{k}: {v}" for k, v in s.status_class.items())
+        verdicts = ", ".join(f"{k}: {v}" for k, v in s.verdict.items())
+        lines.append(f"{name:16} {s.cases:>5}  {classes:36} {verdicts}")
+        if s.label != CONTRACT_LABEL:
+            lines.append(f"{'':24}({s.label})")
     return "\n".join(lines)
 
 
@@ -365,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     if cores and can_pin() and len(os.sched_getaffinity(0)) > len(cores):
         os.sched_setaffinity(0, set(os.sched_getaffinity(0)) - set(cores))  # client elsewhere
     out = args.out or Path("results") / time.strftime("invalid-%Y%m%d-%H%M%S")
-    rows: list[dict[str, Any]] = []
+    rows: list[MatrixRow] = []
     for target in targets:
         proc, url = start_target(
             target,
@@ -378,19 +316,19 @@ def main(argv: list[str] | None = None) -> int:
             rows += run_matrix(url, target.name, proc.pid, cases)
         finally:
             proc.stop()
-    meta = {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "targets": {t.name: t.command("127.0.0.1", 0, args.workers) for t in targets},
-        "workers": args.workers,
-        "cores": cores,
-        "cases": len(cases),
-        "fields": list(FIELD_NAMES),
-        "max_error_body_bytes": MAX_ERROR_BODY_BYTES,
-    }
+    meta = MatrixMeta(
+        time=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        targets={t.name: t.command("127.0.0.1", 0, args.workers) for t in targets},
+        workers=args.workers,
+        cores=cores,
+        cases=len(cases),
+        fields=list(FIELD_NAMES),
+        max_error_body_bytes=MAX_ERROR_BODY_BYTES,
+    )
     paths = write_matrix(rows, out, meta)
     print(format_summary(summarize(rows)))
     print("wrote", *map(str, paths))
-    failed = [r for r in rows if r["verdict"] == "fail"]
+    failed = [r for r in rows if r.verdict == "fail"]
     return 1 if failed else 0
 
 

@@ -1,0 +1,115 @@
+"""The files a run writes, each defined once: the writer builds these models, readers load them.
+
+``summary.json`` (``Summary``), ``phases.csv`` (``PhaseRow``), ``invalid_matrix.json`` and
+``.csv`` (``MatrixFile``, ``MatrixRow``) and the overload and fault results
+(``OverloadResult``, ``FaultResult``). Every model forbids keys it does not name, so a
+writer that drifts fails at once, and a reader can only ask for what is written.
+
+Units are in the field names: ``_ms`` milliseconds, ``_us`` microseconds, ``rps`` requests
+per second, ``_pct`` percent of one core (100 = one core busy; psutil/top convention),
+``_mb`` MiB, ``_s`` seconds. A figure that could not be measured is ``None`` (``null``).
+"""
+
+from __future__ import annotations
+
+from loadtests.common.runfiles._base import (
+    UNITS,
+    RunFile,
+    append_csv,
+    csv_header,
+    read_csv,
+    write_json,
+)
+from loadtests.common.runfiles._robustness import (
+    MATRIX_COLUMNS,
+    MATRIX_STEM,
+    DriveResult,
+    FaultResult,
+    Latency,
+    MatrixFile,
+    MatrixMeta,
+    MatrixRow,
+    MatrixTargetSummary,
+    OverloadResult,
+    TimelineRow,
+    read_matrix,
+    write_matrix_files,
+)
+from loadtests.common.runfiles._summary import (
+    PHASE_FIELDS,
+    PHASE_ROW_COLUMNS,
+    PHASES_FILE,
+    SUMMARY_FILE,
+    SUMMARY_SCHEMA,
+    BenchFigures,
+    CalibrationFigures,
+    Comparison,
+    Controls,
+    CurvePoint,
+    Decomposition,
+    DocsCheck,
+    DocsPage,
+    Files,
+    Pair,
+    Phase,
+    PhaseRow,
+    Ratios,
+    RoundFigures,
+    RoundInfo,
+    Step,
+    Summary,
+    Sustainable,
+    TargetSummary,
+    read_phases,
+    read_summary,
+    write_summary,
+)
+
+__all__ = [
+    "MATRIX_COLUMNS",
+    "MATRIX_STEM",
+    "PHASES_FILE",
+    "PHASE_FIELDS",
+    "PHASE_ROW_COLUMNS",
+    "SUMMARY_FILE",
+    "SUMMARY_SCHEMA",
+    "UNITS",
+    "BenchFigures",
+    "CalibrationFigures",
+    "Comparison",
+    "Controls",
+    "CurvePoint",
+    "Decomposition",
+    "DocsCheck",
+    "DocsPage",
+    "DriveResult",
+    "FaultResult",
+    "Files",
+    "Latency",
+    "MatrixFile",
+    "MatrixMeta",
+    "MatrixRow",
+    "MatrixTargetSummary",
+    "OverloadResult",
+    "Pair",
+    "Phase",
+    "PhaseRow",
+    "Ratios",
+    "RoundFigures",
+    "RoundInfo",
+    "RunFile",
+    "Step",
+    "Summary",
+    "Sustainable",
+    "TargetSummary",
+    "TimelineRow",
+    "append_csv",
+    "csv_header",
+    "read_csv",
+    "read_matrix",
+    "read_phases",
+    "read_summary",
+    "write_json",
+    "write_matrix_files",
+    "write_summary",
+]

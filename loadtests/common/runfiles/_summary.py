@@ -1,0 +1,386 @@
+"""summary.json and phases.csv: every figure of a bench run, per target and per round."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field
+
+from loadtests.common.runfiles._base import UNITS, RunFile, read_csv, write_json
+from loadtests.common.runfiles._robustness import OverloadResult
+
+SUMMARY_SCHEMA = "flask-vs-fastapi/bench-summary/2"
+SUMMARY_FILE = "summary.json"
+PHASES_FILE = "phases.csv"
+
+
+class Phase(RunFile):
+    """One measured phase (Locust or wrk); over repeats: counts summed, figures median.
+
+    ``load_generator_bound``: one
+    load-generator process, all of them or their cores above 90 % busy. ``disturbed``:
+    other processes used more than a quarter of a core.
+    """
+
+    phase: str
+    kind: Literal["closed", "fixed"] | None = None  # None: wrk
+    path: str | None = None
+    users: int | None = None  # concurrency level (wrk: connections)
+    connections: int | None = None
+    locust_workers: int | None = None
+    duration_s: float | None = None
+    requests: int = 0
+    completed: int | None = None
+    successes: int | None = None
+    failures: int | None = None
+    incomplete: int | None = None
+    non_2xx: int | None = None
+    socket_errors: int | None = None
+    rps: float | None = None
+    good_rps: float | None = None
+    error_rate: float | None = None
+    mean_ms: float | None = None
+    min_ms: float | None = None
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p99_ms: float | None = None
+    p999_ms: float | None = None
+    max_ms: float | None = None
+    by_status: dict[str, int] = {}
+    errors: dict[str, int] = {}
+    samples: int | None = None
+    lg_cpu_max_pct: float | None = None
+    lg_cpu_mean_pct: float | None = None
+    lg_cpu_total_max_pct: float | None = None
+    server_cpu_pct: float | None = None
+    server_cpu_max_pct: float | None = None
+    server_rss_mb: float | None = None
+    load_generator_bound: bool = False
+    other_cpu_pct: float | None = None
+    lg_cores_busy_pct: float | None = None
+    server_cores_busy_pct: float | None = None
+    disturbed: bool = False
+    steal_pct: float | None = None  # the hypervisor's steal time, percent of one core
+    valid: bool = True  # the load generator had headroom: see VALIDITY
+    invalid_reason: str | None = None
+    files: list[dict[str, str]] = []
+    # invalid mix
+    bad_fraction: float | None = None
+    by_case: dict[str, dict[str, int]] = {}
+    # over repeats
+    repeats: int = 1
+    spread: dict[str, list[float]] = {}
+
+
+PHASE_FIELDS = frozenset(Phase.model_fields)
+
+
+class CurvePoint(RunFile):
+    """One offered rate of the open-loop ladder (Poisson arrivals, latency from the intended
+    send time); over rounds: medians, failures summed, valid only if valid in every round."""
+
+    offered_rps: float
+    achieved_rps: float | None = None
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    p999_ms: float | None = None
+    failures: int = 0  # failed plus dropped requests
+    valid: bool = True
+    rounds: int = 1
+    spread_p99_ms: list[float] = []  # [min, max] over rounds
+
+
+class Step(CurvePoint):
+    """One measured step of one round (a row of the ladder or of its bisection)."""
+
+    round: int
+    sent: int
+    ok: int
+    failed: int
+    dropped: int
+    passed: bool  # p99 within the bound, nothing failed or dropped
+    send_lag_p99_ms: float | None = None
+    client_cpu_pct: float | None = None
+    client_cpu_us_per_request: float | None = None
+    connections_opened: int | None = None
+    invalid_reason: str | None = None
+    hdr: str | None = None
+
+
+class Sustainable(RunFile):
+    """The highest offered rate whose p99 stayed within the bound with nothing failed or
+    dropped (the MLPerf server scenario): median over rounds, 95 % bootstrap interval."""
+
+    median: float | None = None
+    low: float | None = None
+    high: float | None = None
+    slo_ms: float
+    rounds: int = 0
+    values: dict[int, float | None] = {}  # per round (None: not even the first rung)
+    at_least: bool = False  # the top rung still passed in some round: a lower bound
+
+
+class RoundFigures(RunFile):
+    """The figures of one target in one round, the raw material of every paired ratio."""
+
+    round: int
+    level: int | None = None  # the closed-loop concurrency measured (the peak level)
+    locust_rps: float | None = None
+    locust_valid: bool = False
+    wrk_rps: float | None = None
+    wrk_valid: bool = False
+    cpu_us_per_request: float | None = None  # server CPU per answered request, at wrk's peak
+    sustainable_rps: float | None = None
+    sustainable_valid: bool = False
+    p99_ms: dict[str, float] = {}  # offered rate -> p99 (ms) of the valid ladder steps
+
+
+class Controls(RunFile):
+    """The two controls of a target, at its peak level."""
+
+    health: Phase | None = None  # GET /health: server and framework alone
+    noop: Phase | None = None  # POST /predict on an FVF_BACKEND=noop server
+
+
+class Ratios(RunFile):
+    """Ratios of one target's phases."""
+
+    predict_to_noop: float | None = None  # peak.rps / noop.rps: the model's cost
+    noop_to_health: float | None = None  # noop.rps / health.rps: parsing, validation, handler
+
+
+class Decomposition(RunFile):
+    """Per-request microseconds: model, validation, framework, server+network."""
+
+    model_us: float
+    validation_us: float
+    framework_us: float
+    in_process_us: float
+    http_p50_us: float | None = None
+    server_network_us: float | None = None
+
+
+class Pair(RunFile):
+    """Two targets compared as numerator:denominator, and why they are comparable."""
+
+    name: str
+    numerator: str
+    denominator: str
+    kind: Literal["framework", "other"]  # framework: FastAPI:Flask; other: server, handler...
+    label: str
+    note: str
+
+
+class DocsPage(RunFile):
+    """One documentation page of a target, and whether it works without internet."""
+
+    path: str
+    status: int | None  # None: no answer
+    assets: int = 0  # scripts and stylesheets the page loads
+    external_assets: list[str] = []  # loaded from another host (a CDN)
+    missing_assets: list[str] = []  # on the server, but not answering 200
+    usable_offline: bool = False
+    error: str | None = None
+
+
+class DocsCheck(RunFile):
+    """The documentation a target serves: its OpenAPI document, /docs and /redoc."""
+
+    openapi_status: int | None = None
+    openapi_paths: list[str] = []
+    pages: list[DocsPage] = []
+
+
+class TargetSummary(RunFile):
+    """Everything measured for one target (medians over repeats), and what it is."""
+
+    name: str
+    label: str
+    colour: str
+    framework: str | None = None
+    handler: str | None = None
+    server: str | None = None
+    description: str
+    command: list[str] | None = None
+    url: str | None = None
+    locust_workers: int
+    status: Literal["pending", "running", "partial", "complete", "failed"]
+    error: str | None = None
+    repeats: int = 0
+    sweep: list[Phase] = []
+    peak: Phase | None = None
+    controls: Controls = Controls()
+    ratios: Ratios = Ratios()
+    invalid_mix: Phase | None = None
+    wrk: Phase | None = None
+    locust_vs_wrk: float | None = None
+    decomposition: Decomposition | None = None
+    flags: list[str] = []
+    overload: OverloadResult | None = None
+    rounds: list[RoundFigures] = []
+    docs: DocsCheck | None = None
+    latency_curve: list[CurvePoint] = []
+    sustainable_rps: Sustainable | None = None
+
+
+class BenchFigures(RunFile):
+    """One in-process pytest-benchmark result, microseconds."""
+
+    group: str | None = None
+    median_us: float
+    mean_us: float
+    min_us: float
+    max_us: float
+    stddev_us: float
+    iqr_us: float
+    ops: float
+    rounds: int
+
+
+class CalibrationFigures(RunFile):
+    """The fixed CPU calibration (a pure-Python loop on the server core)."""
+
+    best_ms: float
+    median_ms: float
+    score: float  # loops per second of the best repeat: tells two machines apart
+
+
+class RoundInfo(RunFile):
+    """One round: its calibration before and after, the machine's noise, and its flags."""
+
+    round: int
+    started_at: str
+    wall_s: float | None = None
+    calibration_before: CalibrationFigures | None = None
+    calibration_after: CalibrationFigures | None = None
+    drift: float | None = None  # relative change of the calibration over the round
+    steal_pct: float | None = None
+    other_cpu_pct: float | None = None
+    flags: list[str] = []  # why it was disturbed; a flagged round is left out of verdicts
+
+    @property
+    def excluded(self) -> bool:
+        """Tell whether the round is left out of the verdicts."""
+        return bool(self.flags)
+
+
+class Comparison(RunFile):
+    """One contrast (a pair of targets, one figure): ratios paired per round, the median's
+    95 % bootstrap interval, and the word the interval supports."""
+
+    pair: str
+    numerator: str
+    denominator: str
+    figure: Literal["throughput", "sustainable", "p99", "cpu_per_request"]
+    source: str  # where the figures came from: "Locust", "wrk", "open-loop ladder"
+    at_rps: float | None = None  # the common offered rate of a p99 comparison
+    higher_is_better: bool
+    ratios: dict[int, float] = {}  # round -> ratio, of the rounds used
+    left_out: dict[int, str] = {}  # round -> why it gave no ratio
+    median: float | None = None
+    low: float | None = None
+    high: float | None = None
+    method: str = ""
+    word: Literal["faster", "slower", "tie", "undecided"] = "undecided"
+    rounds_needed: int | None = None
+    sentence: str = ""
+
+
+class Files(RunFile):
+    """Paths, relative to the run folder, of the raw files beside summary.json."""
+
+    phases_csv: str = PHASES_FILE
+    resources_csv: str = "resources.csv"
+    processes: str = "processes.jsonl"
+    benchmarks_json: str | None = None
+    histograms: str = "hdr/"
+    wrk: str | None = None
+    logs: str = "logs/"
+    invalid_matrix: str | None = None
+
+
+class Summary(RunFile):
+    """summary.json: every figure of a bench run, with its settings and environment.
+
+    Written when the run starts and again after every phase, so an interrupted run keeps
+    what it measured (``status`` says how it ended).
+    """
+
+    schema_: str = Field(SUMMARY_SCHEMA, alias="schema")
+    status: Literal["running", "complete", "interrupted", "failed"]
+    error: str | None = None
+    run_id: str
+    started_at: str
+    finished_at: str | None = None
+    wall_s: float | None = None
+    mode: Literal["local", "url"]
+    settings: dict[str, Any]  # every option of the run (RunSettings.as_dict)
+    environment: dict[str, Any]  # machine, OS, Python, packages, commit, model (bench.env)
+    benchmarks: dict[str, BenchFigures] = {}
+    targets: dict[str, TargetSummary] = {}
+    pairs: list[Pair] = []
+    rounds: list[RoundInfo] = []
+    calibration: CalibrationFigures | None = None  # median over the run's calibrations
+    ladder: list[float] = []  # the offered rates common to every target
+    comparisons: list[Comparison] = []
+    warnings: list[str] = []
+    files: Files = Files()
+    units: dict[str, str] = UNITS
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def dump(self) -> dict[str, Any]:
+        """Return the JSON-ready document (``schema`` spelled as in the file)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def write_summary(run_dir: Path, summary: Summary) -> None:
+    """Write run_dir/summary.json."""
+    write_json(run_dir / SUMMARY_FILE, summary.dump())
+
+
+def read_summary(run_dir: Path) -> Summary:
+    """Load run_dir/summary.json (FileNotFoundError when the folder is no run)."""
+    path = run_dir / SUMMARY_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: is {run_dir} a bench run folder?")
+    return Summary.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+class PhaseRow(RunFile):
+    """One row of phases.csv: one phase of one repeat, in the order it ran."""
+
+    target: str
+    round: int
+    section: Literal["sweep", "peak", "health", "noop", "wrk", "ladder", "invalid_mix"]
+    phase: str
+    kind: str | None = None
+    path: str | None = None
+    users: int | None = None
+    offered_rps: float | None = None
+    duration_s: float | None = None
+    requests: int | None = None
+    successes: int | None = None
+    failures: int | None = None
+    rps: float | None = None
+    mean_ms: float | None = None
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p99_ms: float | None = None
+    p999_ms: float | None = None
+    max_ms: float | None = None
+    lg_cpu_max_pct: float | None = None
+    server_cpu_pct: float | None = None
+    server_rss_mb: float | None = None
+    load_generator_bound: bool = False
+    valid: bool = True
+    hdr: str
+
+
+PHASE_ROW_COLUMNS = tuple(PhaseRow.model_fields)
+
+
+def read_phases(run_dir: Path) -> list[PhaseRow]:
+    """Load run_dir/phases.csv."""
+    return read_csv(run_dir / PHASES_FILE, PhaseRow)
