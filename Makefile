@@ -45,8 +45,9 @@ train: $(STAMP) ## train the model (synthetic data; DATA=path/to/cardio_train.cs
 $(MODEL): | $(STAMP)
 	$(BIN)/python -m shared_model.train
 
-test: $(STAMP) system-deps $(MODEL) ## run every test (installs what it needs first)
+test: $(STAMP) system-deps $(MODEL) ## run every test, then compose-test (installs what it needs first)
 	FVF_REAL_DATA="$(abspath $(REAL_DATA))" $(BIN)/python -m pytest $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory compose-test
 
 # Invalid-input knobs: INVALID_TARGETS=flask,fastapi (default: all six), INVALID_OUT=<run folder>
 # (default results/invalid-<time>), FUZZ_EXAMPLES (generated requests per frontend).
@@ -59,27 +60,44 @@ invalid: $(STAMP) $(MODEL) ## send every catalogue case to every target: <run>/i
 	$(BIN)/python -m loadtests.robustness.matrix $(if $(INVALID_TARGETS),--targets $(INVALID_TARGETS)) \
 	  $(if $(INVALID_OUT),--out $(INVALID_OUT))
 
-fuzz: $(STAMP) $(MODEL) ## schemathesis against flask and fastapi over HTTP (FUZZ_EXAMPLES=1000 each)
-	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/test_fuzz.py -s -q
+# tests/test_fuzz.py: schemathesis in-process, then `schemathesis run <base>/openapi.json
+# --checks all` in positive and negative mode against each frontend it starts on loopback.
+fuzz: $(STAMP) $(MODEL) ## schemathesis (in-process and its CLI, --checks all) against flask and fastapi
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/test_fuzz.py -s -q -p no:cacheprovider
 
-# Bench knobs: QUICK=1, TARGETS="flask fastapi", DURATION=3 (s per phase), USERS=1,8,32,64
-# (sweep levels), REPEATS=3, URL=http://127.0.0.1:8000 (a running deployment), BENCH_ARGS=...
+# Bench knobs: QUICK=1, TARGETS="flask fastapi" (or all), ROUNDS=5, SLO_MS=25 (the p99 bound
+# of the sustainable throughput), DURATION=1.5 (s per closed-loop phase), STEP=1.2 (s per
+# open-loop step), USERS=1,8,32,64 (sweep levels), URL=http://127.0.0.1:8000 (a running
+# deployment), BENCH_ARGS=... (any option of python -m loadtests.bench --help).
 QUICK ?=
 TARGETS ?=
+ROUNDS ?=
+SLO_MS ?=
 DURATION ?=
+STEP ?=
 USERS ?=
-REPEATS ?=
 URL ?=
 BENCH_ARGS ?=
+TIMES ?= 3
+BENCH_OPTIONS = $(if $(filter 1 yes true,$(QUICK)),--quick) \
+	  $(if $(TARGETS),--targets $(TARGETS)) $(if $(ROUNDS),--rounds $(ROUNDS)) \
+	  $(if $(SLO_MS),--slo-ms $(SLO_MS)) $(if $(DURATION),--duration $(DURATION)) \
+	  $(if $(STEP),--step $(STEP)) $(if $(USERS),--levels $(USERS)) $(if $(URL),--url $(URL)) \
+	  $(BENCH_ARGS)
 
-.PHONY: bench
-bench: $(STAMP) system-deps $(MODEL) ## benchmark into results/<UTC time>/ (QUICK=1 TARGETS= DURATION= USERS= REPEATS= URL=)
-	$(BIN)/python -m loadtests.bench $(if $(filter 1 yes true,$(QUICK)),--quick) \
-	  $(if $(TARGETS),--targets $(TARGETS)) $(if $(DURATION),--duration $(DURATION)) \
-	  $(if $(USERS),--levels $(USERS)) $(if $(REPEATS),--repeats $(REPEATS)) \
-	  $(if $(URL),--url $(URL)) $(BENCH_ARGS)
+.PHONY: bench stability
+bench: $(STAMP) system-deps $(MODEL) ## benchmark into results/<UTC time>/ (QUICK=1 TARGETS= ROUNDS= SLO_MS= URL=)
+	$(BIN)/python -m loadtests.bench $(BENCH_OPTIONS)
 	$(BIN)/python -m loadtests.report results/latest $(if $(filter 1 yes true,$(QUICK)),,--screenshot)
 	@echo "results: results/latest -> $$(readlink results/latest)"
+
+stability: $(STAMP) system-deps $(MODEL) ## run the bench TIMES=3 times; print each figure's spread and whether verdicts agree
+	$(BIN)/python -m loadtests.bench.stability --times $(TIMES) $(BENCH_OPTIONS)
+
+# Model-cost sweep: FastAPI:Flask throughput at model costs noop..burn:5000 (QUICK=1: 1 round).
+.PHONY: sweep
+sweep: $(STAMP) system-deps $(MODEL) ## FastAPI:Flask ratio per model cost into results/sweep-<UTC time>/ (QUICK=1)
+	$(BIN)/python -m loadtests.bench.sweep $(if $(filter 1 yes true,$(QUICK)),--quick)
 
 # Report knobs: RUN (the run to render), BASE and NEW (the runs to compare), REF (the run
 # whose figures become the README's reference table; its summary is kept in results/reference/).
@@ -119,6 +137,31 @@ down: ## stop and remove every container of docker-compose.yml (needs a Docker h
 
 compose-check: system-deps ## validate docker-compose.yml statically (no Docker engine needed)
 	$(COMPOSE) -f docker-compose.yml config -q
+
+# Builds the image and runs docker-compose.yml for real: Docker's engine if `docker info`
+# answers, else podman (installed from Debian, configured by compose/containers.conf only).
+# Needs root (or sudo) when it installs podman or bootstraps the stand-in base image.
+.PHONY: compose-test
+compose-test: $(STAMP) system-deps ## build the image, run flask+fastapi and the load profile in containers, take all down
+	FVF_COMPOSE_TEST=1 $(BIN)/python -m pytest tests/test_compose_stack.py -s -q -p no:cacheprovider
+
+# Explore by hand: TARGET on 127.0.0.1:PORT, Locust's web UI on 127.0.0.1:LOCUST_PORT.
+# The server is stopped by its PID when Locust exits (Ctrl-C stops both).
+LOCUST_PORT ?= 8089
+LOCUSTFILE := loadtests/bench/locustfile.py
+
+.PHONY: locust-ui
+locust-ui: $(STAMP) $(MODEL) ## Locust's web UI against a local target: make locust-ui TARGET=flask (Ctrl-C stops both)
+	@$(BIN)/python -m loadtests.serve $(TARGET) --host 127.0.0.1 --port $(PORT) & server=$$!; \
+	trap 'kill $$server 2>/dev/null; wait $$server 2>/dev/null' EXIT; \
+	for _ in $$(seq 150); do \
+	  $(BIN)/python -m loadtests.common.healthcheck http://127.0.0.1:$(PORT)/health && break; \
+	  kill -0 $$server 2>/dev/null || exit 1; sleep 0.2; \
+	done; \
+	$(BIN)/python -m loadtests.common.healthcheck http://127.0.0.1:$(PORT)/health || exit 1; \
+	echo "$(TARGET) on http://127.0.0.1:$(PORT); Locust's UI on http://127.0.0.1:$(LOCUST_PORT) (Ctrl-C stops both)"; \
+	$(BIN)/locust -f $(LOCUSTFILE) --host http://127.0.0.1:$(PORT) \
+	  --web-host 127.0.0.1 --web-port $(LOCUST_PORT) --loglevel WARNING
 
 lock: ## re-resolve requirements.lock from pyproject.toml (needs network)
 	$(PYTHON) -m pip install --quiet uv && $(PYTHON) -m uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock

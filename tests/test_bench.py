@@ -17,11 +17,12 @@ import pytest
 
 from loadtests.bench import wrk as _wrk
 from loadtests.bench.cli import build_parser, settings_from
+from loadtests.bench.config import DEFAULT, QUICK
 from loadtests.bench.summary import aggregate
 from loadtests.common import hdr as _hdr
 from loadtests.common.procs import Ledger, Managed, Registry, is_gone
 from loadtests.common.servers import start, wait_ready
-from loadtests.targets import TARGETS
+from loadtests.targets import DEFAULT_TARGETS, TARGETS
 
 PERCENTILES = ("min_ms", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms")
 TINY = [
@@ -34,8 +35,12 @@ TINY = [
     "0.2",
     "--server-warmup",
     "0.3",
-    "--fixed-rates",
-    "0.8",
+    "--rounds",
+    "2",
+    "--step",
+    "0.4",
+    "--ladder",
+    "150,300",
 ]
 
 
@@ -68,7 +73,7 @@ def ledger_pids(run_dir: Path) -> list[int]:
 def phases_of(target: dict[str, Any]) -> list[dict[str, Any]]:
     """Return every Locust phase of a target's summary entry."""
     controls = [p for p in target["controls"].values() if p]
-    return [*target["sweep"], *controls, *target["fixed_rate"], target["invalid_mix"]]
+    return [*target["sweep"], *controls, target["invalid_mix"]]
 
 
 def assert_sane(phase: dict[str, Any]) -> None:
@@ -112,8 +117,13 @@ def test_quick_preset_and_loopback_check() -> None:
     settings = settings_from(parser.parse_args(["--quick", "--duration", "2"]), parser)
     assert settings.quick
     assert settings.duration_s == 2
-    assert settings.targets == tuple(TARGETS)
-    assert settings.levels != build_parser().get_default("levels")
+    assert settings.targets == DEFAULT_TARGETS
+    everything = settings_from(parser.parse_args(["--targets", "all"]), parser)
+    assert everything.targets == tuple(TARGETS)
+    assert settings.levels == QUICK.levels != DEFAULT.levels
+    assert not settings.matrix  # a quick run leaves the matrix to `make invalid`
+    default = settings_from(parser.parse_args([]), parser)
+    assert (default.levels, default.duration_s) == (DEFAULT.levels, DEFAULT.duration_s)
     with pytest.raises(SystemExit):
         settings_from(parser.parse_args(["--url", "http://example.com"]), parser)
 
@@ -164,9 +174,10 @@ def test_tiny_run_writes_every_file(tiny_run: Path) -> None:
         assert target["status"] == "complete"
         for phase in phases_of(target):
             assert_sane(phase)
+            # Every successful answer, and only those, is in the exact histograms (one a round).
+            counts = [_hdr.load(tiny_run / f["hdr"]).get_total_count() for f in phase["files"]]
+            assert sum(counts) == phase["successes"], phase["phase"]
             for files in phase["files"]:
-                # Every successful answer, and only those, is in the exact histogram.
-                assert _hdr.load(tiny_run / files["hdr"]).get_total_count() == phase["successes"]
                 assert (tiny_run / files["percentiles_csv"]).read_text().startswith('"Value"')
         assert target["peak"]["users"] in (1, 8)
         assert target["wrk"]["rps"] > 0
@@ -177,7 +188,36 @@ def test_tiny_run_writes_every_file(tiny_run: Path) -> None:
         mix = target["invalid_mix"]
         assert set(mix["by_status"]) >= {"200", "422"}
     rows = list(csv.DictReader((tiny_run / "phases.csv").read_text().splitlines()))
-    assert len(rows) == 2 * (2 + 1 + 1 + 1 + 1 + 1)  # sweep, health, fixed, mix, wrk, noop
+    closed = [r for r in rows if r["section"] != "ladder"]
+    # Round 1: the sweep's two levels, wrk, the health and noop controls, the invalid mix;
+    # round 2: the peak level only and wrk.
+    assert len(closed) == 2 * ((2 + 1 + 1 + 1 + 1) + (1 + 1))
+    # Interleaved: every target once per round, round 1 before round 2 (phases.csv order).
+    visits = [(int(r["round"]), r["target"]) for r in rows]
+    order = list(dict.fromkeys(visits))
+    assert order == [(1, "flask"), (1, "fastapi"), (2, "flask"), (2, "fastapi")]
+    assert [int(r["round"]) for r in rows] == sorted(int(r["round"]) for r in rows)
+    ladder = [r for r in rows if r["section"] == "ladder"]
+    assert {(int(r["round"]), r["target"]) for r in ladder} == set(order)
+    assert [r["round"] for r in summary["rounds"]] == [1, 2]
+    for info in summary["rounds"]:
+        assert info["calibration_before"]["best_ms"] > 0
+        assert info["calibration_after"]["best_ms"] > 0
+    assert summary["calibration"]["score"] > 0
+    assert summary["ladder"] == [150.0, 300.0]
+    for target in summary["targets"].values():
+        assert [f["round"] for f in target["rounds"]] == [1, 2]
+        assert [p["offered_rps"] for p in target["latency_curve"]][:1] == [150.0]
+        assert target["sustainable_rps"]["slo_ms"] == 25.0
+        assert target["docs"]["openapi_status"] == 200
+    default = [c for c in summary["comparisons"] if c["pair"] == "default"]
+    assert {c["figure"] for c in default} >= {"throughput", "sustainable", "cpu_per_request"}
+    for comparison in default:
+        assert set(map(int, comparison["ratios"])) | set(map(int, comparison["left_out"])) == {
+            1,
+            2,
+        }
+        assert comparison["sentence"]
     samples = list(csv.DictReader((tiny_run / "resources.csv").read_text().splitlines()))
     assert samples
     assert any(float(s["server_cpu_pct"] or 0) > 0 for s in samples)
@@ -271,8 +311,12 @@ def test_url_mode_with_two_locust_workers(
             "0.6",
             "--warmup",
             "0.2",
-            "--fixed-rates",
-            "0.5",
+            "--rounds",
+            "2",
+            "--step",
+            "0.3",
+            "--ladder",
+            "100,200",
             "--no-benches",
             "--locust-workers",
             "2",

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import ipaddress
 import os
 import signal
 import sys
@@ -31,8 +30,10 @@ from rich.table import Table
 from loadtests.bench.config import DEFAULT, QUICK, RunSettings, default_cores
 from loadtests.bench.progress import Reporter
 from loadtests.bench.runner import Bench
+from loadtests.common.net import is_loopback
 from loadtests.common.procs import ProcessError, can_pin
-from loadtests.targets import TARGETS
+from loadtests.common.runfiles import Summary
+from loadtests.targets import DEFAULT_TARGETS, TARGETS
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -45,13 +46,13 @@ def _ints(text: str) -> tuple[int, ...]:
     return values
 
 
-def _fractions(text: str) -> tuple[float, ...]:
+def _rates(text: str) -> tuple[float, ...]:
     try:
         values = tuple(float(v) for v in text.replace(",", " ").split())
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected numbers, got {text!r}") from None
-    if not all(0 < v <= 1.5 for v in values):
-        raise argparse.ArgumentTypeError("fractions of the peak must be in (0, 1.5]")
+    if not values or min(values) <= 0 or list(values) != sorted(set(values)):
+        raise argparse.ArgumentTypeError("rates must be positive and increasing")
     return values
 
 
@@ -75,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--targets",
         nargs="+",
         metavar="NAME",
-        help=f"targets to measure, space- or comma-separated (default: all: {' '.join(TARGETS)})",
+        help="targets to measure, space- or comma-separated, or all (default: "
+        f"{' '.join(DEFAULT_TARGETS)}; all: {' '.join(TARGETS)})",
     )
     add(
         "--levels",
@@ -105,12 +107,34 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default {d.server_warmup_s}; --quick {q.server_warmup_s})",
     )
     add(
-        "--repeats",
+        "--rounds",
         type=int,
-        default=1,
         metavar="N",
-        help="measure every target N times, interleaved; summary.json gives the median and "
-        "the spread (min, max) of each figure (default 1)",
+        help="measure in N interleaved rounds (each round visits every target in turn); "
+        "every comparison is a ratio paired within a round, reported with a 95 %% bootstrap "
+        f"interval (default {d.rounds}; --quick {q.rounds})",
+    )
+    add(
+        "--slo-ms",
+        type=_positive,
+        default=25.0,
+        metavar="MS",
+        help="latency bound of the sustainable throughput: the highest offered rate whose p99 "
+        "stays within it with nothing failed or dropped (default %(default)s)",
+    )
+    add(
+        "--step",
+        type=_positive,
+        metavar="S",
+        help=f"measured seconds of one open-loop ladder step (default {d.step_s}; "
+        f"--quick {q.step_s})",
+    )
+    add(
+        "--ladder",
+        type=_rates,
+        metavar="R,R,...",
+        help="offered rates (req/s) of the open-loop ladder, common to every target "
+        "(default: chosen from the fastest target's peak in round 1)",
     )
     add(
         "--quick",
@@ -148,13 +172,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N|auto",
         help="Locust worker processes (master/worker when N > 1); auto: one per load-generator "
         "core, so 1 on a 2-core machine (default auto)",
-    )
-    add(
-        "--fixed-rates",
-        type=_fractions,
-        metavar="F,F",
-        help="fixed-rate phases as fractions of the measured peak "
-        f"(default {','.join(map(str, d.fixed_fractions))})",
     )
     add(
         "--invalid-fraction",
@@ -224,8 +241,10 @@ def _pick(value: Any, default: Any, quick: Any, is_quick: bool) -> Any:
 def settings_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> RunSettings:
     """Validate the arguments and return the run's settings."""
     names: list[str] = []
-    for item in args.targets or ["all"]:
+    for item in args.targets or []:
         names += [n for n in item.replace(",", " ").split() if n]
+    if not names:
+        names = list(DEFAULT_TARGETS)
     targets = tuple(TARGETS) if names == ["all"] else tuple(dict.fromkeys(names))
     unknown = [n for n in targets if n not in TARGETS]
     if unknown:
@@ -235,7 +254,7 @@ def settings_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 parser.error(f"not an http(s) URL: {url}")
-            if not args.allow_remote and not _is_loopback(parts.hostname):
+            if not args.allow_remote and not is_loopback(parts.hostname):
                 parser.error(f"{url} is not on loopback; pass --allow-remote to load it anyway")
     if args.noop_url and not args.url:
         parser.error("--noop-url needs --url")
@@ -253,8 +272,8 @@ def settings_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
             parser.error("--locust-workers takes a number or auto")
         if workers < 1:
             parser.error("--locust-workers must be at least 1")
-    if args.repeats < 1 or args.server_workers < 1:
-        parser.error("--repeats and --server-workers must be at least 1")
+    if (args.rounds is not None and args.rounds < 1) or args.server_workers < 1:
+        parser.error("--rounds and --server-workers must be at least 1")
     if not 0 <= args.invalid_fraction <= 1:
         parser.error("--invalid-fraction must be between 0 and 1")
     q = args.quick
@@ -266,11 +285,13 @@ def settings_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         server_warmup_s=_pick(
             args.server_warmup, DEFAULT.server_warmup_s, QUICK.server_warmup_s, q
         ),
-        fixed_fractions=_pick(args.fixed_rates, DEFAULT.fixed_fractions, QUICK.fixed_fractions, q),
+        step_s=_pick(args.step, DEFAULT.step_s, QUICK.step_s, q),
+        rounds=_pick(args.rounds, DEFAULT.rounds, QUICK.rounds, q),
+        slo_ms=args.slo_ms,
+        ladder=args.ladder,
         bench_max_time_s=_pick(
             args.bench_max_time, DEFAULT.bench_max_time_s, QUICK.bench_max_time_s, q
         ),
-        repeats=args.repeats,
         quick=q,
         out_dir=args.out,
         url=args.url.rstrip("/") if args.url else None,
@@ -289,15 +310,6 @@ def settings_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         matrix=not (args.no_matrix or q),
         overload_s=max(0.0, args.overload),
     )
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def make_run_dir(root: Path) -> Path:
@@ -321,34 +333,33 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def results_table(summary: dict[str, Any]) -> Table:
+def results_table(summary: Summary) -> Table:
     """Return the headline figures of every target."""
-    table = Table(title=f"run {summary['run_id']} ({summary['status']}, {summary['wall_s']} s)")
+    table = Table(title=f"run {summary.run_id} ({summary.status}, {summary.wall_s} s)")
     for column in (
         "target",
         "peak req/s",
         "wrk req/s",
-        "p99 @80% ms",
+        "sustainable req/s",
         "predict:noop",
         "noop:health",
         "flags",
     ):
         table.add_column(column, justify="left" if column in ("target", "flags") else "right")
 
-    def num(value: Any, digits: int = 1) -> str:
+    def num(value: float | None, digits: int = 1) -> str:
         return "-" if value is None else f"{value:.{digits}f}"
 
-    for name, t in summary["targets"].items():
-        peak, wrk = t.get("peak") or {}, t.get("wrk") or {}
-        at80: dict[str, Any] = next((f for f in t["fixed_rate"] if f.get("fraction") == 0.8), {})
+    for name, t in summary.targets.items():
+        sustainable = t.sustainable_rps.median if t.sustainable_rps else None
         table.add_row(
             name,
-            f"{num(peak.get('rps'))} (c={peak.get('users', '-')})",
-            num(wrk.get("rps")),
-            num(at80.get("p99_ms"), 2),
-            num(t["ratios"]["predict_to_noop"], 2),
-            num(t["ratios"]["noop_to_health"], 2),
-            str(len(t["flags"])) if t["status"] != "failed" else "FAILED",
+            f"{num(t.peak.rps if t.peak else None)} (c={t.peak.users if t.peak else '-'})",
+            num(t.wrk.rps if t.wrk else None),
+            num(sustainable, 0),
+            num(t.ratios.predict_to_noop, 2),
+            num(t.ratios.noop_to_health, 2),
+            str(len(t.flags)) if t.status != "failed" else "FAILED",
         )
     return table
 
@@ -391,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
             stack.callback(signal.signal, signal.SIGTERM, previous)
             summary = bench.finish(status, error)
     console.print(results_table(summary))
-    for warning in summary["warnings"]:
+    for warning in summary.warnings:
         console.print(f"  [yellow]![/yellow] {warning}")
     console.print(f"results in {run_dir}/ (also {settings.out_dir}/latest): summary.json")
     return code

@@ -7,32 +7,40 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loadtests.targets import DEFAULT_WORKERS, TARGETS
+from loadtests.targets import DEFAULT_TARGETS, DEFAULT_WORKERS
 
-SERVER_START_S = 2.0  # start + verify of a server pair, and their stop, for the plan
+SERVER_START_S = 1.5  # start + verify of one target's servers (all start at once)
 LOADGEN_START_S = 1.5
 PHASE_OVERHEAD_S = 0.15
 DISTRIBUTED_OVERHEAD_S = 1.0
-MATRIX_S = 2.0  # the invalid-input catalogue, once per target (first repeat)
+MATRIX_S = 2.0  # the invalid-input catalogue, once per target (first round)
 OVERLOAD_EXTRA_S = 8.0  # peak probe, normal latency, recovery watch around --overload S
+CALIBRATION_S = 1.0  # the CPU calibration before and after each round
+STEP_OVERHEAD_S = 0.3  # lead-in of an open-loop step (sent, not measured), and its drain
+STEPS_PLANNED = 9  # ladder rungs plus bisection steps of one target in one round, for the plan
 
 
 @dataclass(frozen=True)
 class Preset:
-    """Phase lengths and sweep of a kind of run."""
+    """Phase lengths, sweep and rounds of a kind of run."""
 
     levels: tuple[int, ...]
-    duration_s: float
+    duration_s: float  # one closed-loop phase (Locust)
     warmup_s: float
     server_warmup_s: float
-    fixed_fractions: tuple[float, ...]
+    step_s: float  # one rung of the open-loop ladder
+    rounds: int
     bench_max_time_s: float
     sample_interval_s: float
 
 
-DEFAULT = Preset((1, 8, 32, 64), 3.0, 0.5, 1.5, (0.5, 0.8), 0.25, 0.5)
-# Quick: every target, but one level, one fixed rate and half-second phases (about 1 min).
-QUICK = Preset((32,), 0.4, 0.15, 0.2, (0.8,), 0.02, 0.25)
+# Default: five interleaved rounds (with three, the bootstrap interval of a median is just
+# the range of three values: about 75 % coverage); the sweep (every level), the controls
+# and the invalid mix run in the first round only, later rounds measure the peak level it
+# found and the ladder. See the README for what each length buys.
+DEFAULT = Preset((1, 8, 32, 64), 1.0, 0.3, 1.0, 1.0, 5, 0.25, 0.25)
+# Quick: one level, two rounds of half-second phases (about a minute; verdicts undecided).
+QUICK = Preset((32,), 0.4, 0.15, 0.2, 0.4, 2, 0.02, 0.2)
 
 
 def default_cores() -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:
@@ -50,14 +58,16 @@ def default_cores() -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:
 class RunSettings:
     """Every option of a run (recorded in summary.json as given)."""
 
-    targets: tuple[str, ...] = tuple(TARGETS)
+    targets: tuple[str, ...] = DEFAULT_TARGETS
     levels: tuple[int, ...] = DEFAULT.levels
     duration_s: float = DEFAULT.duration_s
     warmup_s: float = DEFAULT.warmup_s
     server_warmup_s: float = DEFAULT.server_warmup_s
-    fixed_fractions: tuple[float, ...] = DEFAULT.fixed_fractions
+    step_s: float = DEFAULT.step_s
+    rounds: int = DEFAULT.rounds
+    slo_ms: float = 25.0  # the latency bound of the sustainable throughput (p99)
+    ladder: tuple[float, ...] | None = None  # offered rates; None: chosen from round 1's peaks
     bench_max_time_s: float = DEFAULT.bench_max_time_s
-    repeats: int = 1
     quick: bool = False
     out_dir: Path = Path("results")
     url: str | None = None
@@ -96,21 +106,28 @@ class RunSettings:
         """Return the planned seconds of the in-process benches (imports, then 13 benches)."""
         return 6.0 + 13 * 2 * self.bench_max_time_s
 
+    def round_s(self, first: bool) -> float:
+        """Return the planned seconds of one target in one round."""
+        locust = len(self.levels) + 3 if first else 1  # round 1: + health, noop, invalid mix
+        seconds = locust * self.phase_s() + STEPS_PLANNED * (self.step_s + STEP_OVERHEAD_S)
+        if self.wrk:
+            seconds += 1.3
+        if first:
+            seconds += self.server_warmup_s + (MATRIX_S if self.matrix else 0.0)
+            seconds += self.overload_s + OVERLOAD_EXTRA_S if self.overload_s else 0.0
+        return seconds
+
     def planned_s(self) -> float:
         """Return the planned seconds of the whole run (progress bar and time left)."""
-        phases = len(self.levels) + 1 + len(self.fixed_fractions) + 1
-        per_subject = phases * self.phase_s() + self.server_warmup_s
-        if self.wrk:
-            per_subject += max(1, round(self.duration_s)) + 0.3
-        if self.url is None or self.noop_url:
-            per_subject += self.phase_s() + self.server_warmup_s
-        if self.matrix:
-            per_subject += MATRIX_S
-        if self.overload_s:
-            per_subject += self.overload_s + OVERLOAD_EXTRA_S
-        per_subject += self.servers_s()
+        per_target = self.round_s(True) + (self.rounds - 1) * self.round_s(False)
         bench = self.bench_s() if self.benches else 0.0
-        return bench + LOADGEN_START_S + self.repeats * len(self.subjects) * per_subject
+        calibration = 2 * self.rounds * CALIBRATION_S
+        return (
+            bench
+            + LOADGEN_START_S
+            + calibration
+            + len(self.subjects) * (per_target + self.servers_s())
+        )
 
     def servers_s(self) -> float:
         """Return the planned seconds to start, verify and stop a target's servers."""

@@ -58,11 +58,11 @@ def unb64(text: str | None) -> bytes | None:
 
 
 def case_spec(case: Case, expected_body: bytes | None = None, *, bad: bool = False) -> RequestSpec:
-    """Return the request of one catalogue case sent to POST /predict."""
+    """Return the request of one catalogue case (its method and path; POST /predict mostly)."""
     return RequestSpec(
         name=case.name,
-        method="POST",
-        path="/predict",
+        method=case.method,
+        path=case.path,
         body_b64=b64(case.body),
         content_type=case.content_type,
         expected_status=case.expected_status,

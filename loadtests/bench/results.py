@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from loadtests.bench.phase import PhaseConfig
 from loadtests.bench.summary import Figures, aggregate, decomposition, peak_of, ratio
 from loadtests.common import hdr as _hdr
+from loadtests.common.runfiles import (
+    CurvePoint,
+    DocsCheck,
+    OverloadResult,
+    Phase,
+    RoundFigures,
+    Step,
+    Sustainable,
+    TargetSummary,
+)
+from loadtests.common.stats import interval
 
 PREDICT_TO_NOOP_GOAL = 0.85
 LOCUST_WRK_TOLERANCE = 0.10
 ERROR_KINDS_KEPT = 10
+# A figure is valid only while the load generator had headroom (DESIGN section 4).
+LG_LIMIT_PCT = 70.0  # the busiest load-generator process, percent of one core
+SEND_LAG_LIMIT_MS = 1.0  # open loop: p99 of (actual send - intended send)
+
+
+def validity(lg_cpu_pct: float | None, send_lag_p99_ms: float | None = None) -> str | None:
+    """Return why a figure is invalid (None: valid): a busy generator measures itself."""
+    if lg_cpu_pct is not None and lg_cpu_pct > LG_LIMIT_PCT:
+        return f"load generator at {lg_cpu_pct:.0f} % of a core (limit {LG_LIMIT_PCT:.0f} %)"
+    if send_lag_p99_ms is not None and send_lag_p99_ms > SEND_LAG_LIMIT_MS:
+        return f"send lag p99 {send_lag_p99_ms:.2f} ms (limit {SEND_LAG_LIMIT_MS:g} ms)"
+    return None
 
 
 def latency(encoded: str | None, prefix: str = "") -> Figures:
@@ -52,60 +78,131 @@ def locust_figures(
         **resources,
         "files": [files],
     }
-    if config["kind"] == "fixed":
-        figures["target_rps"] = round(config["rate"], 1)
-        figures.update(latency(result["service"], "service_"))
-        lag = latency(result["send_lag"])
-        figures["send_lag_p99_ms"] = lag["p99_ms"]
-        figures["send_lag_max_ms"] = lag["max_ms"]
+    reason = validity(figures.get("lg_cpu_max_pct"))
+    figures["valid"], figures["invalid_reason"] = reason is None, reason
     if config["bad_fraction"] > 0:
         figures["bad_fraction"] = config["bad_fraction"]
         figures["by_case"] = result["by_case"]
     return figures
 
 
-class TargetRecord:
-    """Everything measured for one target, kept per repeat until summarised."""
+@dataclass(frozen=True)
+class Sustained:
+    """One round's sustainable rate: None when even the first rung failed."""
 
-    def __init__(self, info: dict[str, Any]) -> None:
+    rate: float | None
+    valid: bool  # decided by valid steps only
+    at_least: bool  # the top rung passed: the true figure may be higher
+
+
+class TargetRecord:
+    """Everything measured for one target, kept per round until summarised."""
+
+    def __init__(self, info: dict[str, Any], slo_ms: float) -> None:
         self.info = info
+        self.slo_ms = slo_ms
         self.sections: dict[str, dict[Any, list[Figures]]] = defaultdict(lambda: defaultdict(list))
         self.peaks: list[Figures] = []
+        self.level: int | None = None  # the closed-loop level of the peak, found in round 1
         self.status = "pending"
         self.error: str | None = None
-        self.repeats = 0
+        self.repeats = 0  # rounds completed
+        self.overload: OverloadResult | None = None
+        self.docs: DocsCheck | None = None
+        self.per_round: dict[int, RoundFigures] = {}
+        self.steps: list[Step] = []
+        self.sustainable: dict[int, tuple[float | None, bool, bool]] = {}  # rate, valid, at least
 
     def add(self, section: str, figures: Figures, key: Any = None) -> None:
-        """Keep one phase's figures (key: the level of a sweep, the fraction of a fixed rate)."""
+        """Keep one phase's figures (key: the level of a sweep)."""
+        Phase.model_validate(figures)  # a key the file format does not know fails here
         self.sections[section][key].append(figures)
 
     def measured(self) -> bool:
         """Tell whether any phase of this target has figures."""
-        return any(runs for section in self.sections.values() for runs in section.values())
+        return bool(self.steps) or any(
+            runs for section in self.sections.values() for runs in section.values()
+        )
 
-    def sweep_of_repeat(self, repeat: int) -> list[Figures]:
-        """Return the sweep figures measured in one repeat (0-based), in level order."""
-        return [
-            runs[repeat] for _, runs in sorted(self.sections["sweep"].items()) if len(runs) > repeat
-        ]
+    def round_figures(self, rnd: int) -> RoundFigures:
+        """Return (creating it) the figures of this target in round rnd (1-based)."""
+        return self.per_round.setdefault(rnd, RoundFigures(round=rnd))
 
-    def add_peak(self, figures: Figures) -> None:
-        """Keep the peak level of one repeat."""
+    def add_peak(self, figures: Figures, rnd: int) -> None:
+        """Keep the closed-loop peak of one round (Locust, at the peak level)."""
         self.peaks.append(figures)
+        fig = self.round_figures(rnd)
+        fig.level = figures.get("users")
+        fig.locust_rps = figures.get("rps")
+        fig.locust_valid = bool(figures.get("valid"))
+
+    def add_steps(self, rnd: int, steps: list[Step], sustainable: Sustained) -> None:
+        """Keep one round's ladder steps and its sustainable rate."""
+        self.steps += steps
+        fig = self.round_figures(rnd)
+        fig.sustainable_rps = sustainable.rate
+        fig.sustainable_valid = sustainable.valid
+        fig.p99_ms = {
+            f"{s.offered_rps:g}": s.p99_ms for s in steps if s.valid and s.p99_ms is not None
+        }
+        self.sustainable[rnd] = (sustainable.rate, sustainable.valid, sustainable.at_least)
 
     def _one(self, section: str) -> Figures | None:
         runs = self.sections.get(section, {}).get(None)
         return aggregate(runs) if runs else None
 
-    def summary(self, benchmarks: dict[str, Figures]) -> dict[str, Any]:
-        """Return this target's entry of summary.json (medians over repeats)."""
+    def latency_curve(self) -> list[CurvePoint]:
+        """Return the ladder's rates with medians over rounds (bisection steps left out)."""
+        by_rate: dict[float, list[Step]] = defaultdict(list)
+        for step in self.steps:
+            by_rate[step.offered_rps].append(step)
+        points = []
+        for rate, steps in sorted(by_rate.items()):
+            if len({s.round for s in steps}) < len(steps):  # bisection steps repeat rates
+                steps = list({s.round: s for s in steps}.values())
+            p99 = [s.p99_ms for s in steps if s.p99_ms is not None]
+            points.append(
+                CurvePoint(
+                    offered_rps=rate,
+                    achieved_rps=_median([s.achieved_rps for s in steps]),
+                    p50_ms=_median([s.p50_ms for s in steps]),
+                    p99_ms=_median(p99),
+                    p999_ms=_median([s.p999_ms for s in steps]),
+                    failures=sum(s.failures for s in steps),
+                    valid=all(s.valid for s in steps),
+                    rounds=len(steps),
+                    spread_p99_ms=[min(p99), max(p99)] if p99 else [],
+                )
+            )
+        return points
+
+    def sustainable_summary(self, excluded: set[int]) -> Sustainable:
+        """Return the sustainable rate over the rounds not excluded, with its interval."""
+        values = {
+            rnd: rate
+            for rnd, (rate, valid, _) in sorted(self.sustainable.items())
+            if valid and rnd not in excluded
+        }
+        present = [v for v in values.values() if v is not None]
+        iv = interval(present) if present else None
+        return Sustainable(
+            median=iv.median if iv else None,
+            low=iv.low if iv else None,
+            high=iv.high if iv else None,
+            slo_ms=self.slo_ms,
+            rounds=len(present),
+            values=values,
+            at_least=any(at_least for _, _, at_least in self.sustainable.values()),
+        )
+
+    def summary(self, benchmarks: dict[str, Figures], excluded: set[int]) -> TargetSummary:
+        """Return this target's entry of summary.json (medians over rounds)."""
         sweep = [aggregate(runs) for _, runs in sorted(self.sections.get("sweep", {}).items())]
         peak = aggregate(self.peaks) if self.peaks else peak_of(sweep)
         if peak and self.peaks:
             peak["users"] = Counter(p["users"] for p in self.peaks).most_common(1)[0][0]
         health, noop = self._one("health"), self._one("noop")
         wrk, mix = self._one("wrk"), self._one("invalid_mix")
-        fixed = [aggregate(runs) for _, runs in sorted(self.sections.get("fixed_rate", {}).items())]
         entry: dict[str, Any] = {
             **self.info,
             "status": self.status,
@@ -118,7 +215,6 @@ class TargetRecord:
                 "predict_to_noop": ratio(peak, noop),
                 "noop_to_health": ratio(noop, health),
             },
-            "fixed_rate": fixed,
             "invalid_mix": mix,
             "wrk": wrk,
             "locust_vs_wrk": ratio(peak, wrk),
@@ -127,7 +223,21 @@ class TargetRecord:
             ),
         }
         entry["flags"] = flags(entry)
-        return entry
+        return TargetSummary.model_validate(
+            {
+                **entry,
+                "overload": self.overload,
+                "docs": self.docs,
+                "rounds": [self.per_round[r] for r in sorted(self.per_round)],
+                "latency_curve": self.latency_curve(),
+                "sustainable_rps": self.sustainable_summary(excluded) if self.steps else None,
+            }
+        )
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(statistics.median(present), 3) if present else None
 
 
 def flags(entry: dict[str, Any]) -> list[str]:
@@ -138,7 +248,6 @@ def flags(entry: dict[str, Any]) -> list[str]:
         *((f"sweep c={p.get('users')}", p) for p in entry["sweep"]),
         ("control /health", entry["controls"]["health"]),
         ("control noop", entry["controls"]["noop"]),
-        *((f"fixed rate {p.get('fraction', 0):.0%}", p) for p in entry["fixed_rate"]),
         ("invalid mix", entry["invalid_mix"]),
         ("wrk", entry["wrk"]),
     ]
@@ -153,9 +262,6 @@ def flags(entry: dict[str, Any]) -> list[str]:
             out.append(f"{phase['failures']} failed of {phase['requests']} requests in {name}")
         if phase.get("non_2xx"):
             out.append(f"{phase['non_2xx']} non-2xx answers in {name}")
-        target = phase.get("target_rps")
-        if target and phase.get("rps") and phase["rps"] < 0.95 * target:
-            out.append(f"{name}: achieved {phase['rps']} of {target} req/s")
     if disturbed:
         measured = sum(1 for _, phase in named if phase)
         out.append(

@@ -1,99 +1,63 @@
-"""One bench run: benches, then for each target the HTTP phases, written as they finish.
+"""One bench run: benches, then every target measured in interleaved rounds.
 
-Per target and repeat: start the server (exact command of the table, pinned) and its
-twin with FVF_BACKEND=noop, wait for /health, verify /predict on both; then sweep the
-concurrency levels (the first phase carries the server warm-up), /health at the peak
-level, fixed rates at fractions of the peak, the invalid mix at the peak level, wrk at
-the peak level; stop the server by PID; measure the noop control at the peak level on
-the twin (warmed up first); stop it by PID.
+Every target's server and its noop twin (FVF_BACKEND=noop) start once, at the beginning,
+all pinned to the server cores (an idle server costs nothing), and are verified. A short
+wrk probe of each picks the ladder of offered rates common to every target. Then each
+round visits every target in turn (A B C ... A B C ...), so drift on the machine hits all
+alike, with a CPU calibration on the server core before and after it. Per target and
+round: the closed-loop sweep (every level in round 1, the peak level after), /health and
+noop controls, wrk at the peak level, and the open-loop ladder with the search for the
+sustainable rate; round 1 also runs the invalid mix. Then the invalid-input matrix once
+per target. Everything is written as it finishes; every server is stopped by PID.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import ipaddress
-import json
+import statistics
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from loadtests.bench import benches as _benches
 from loadtests.bench import env as _env
-from loadtests.bench import wrk as _wrk
-from loadtests.bench.config import LOADGEN_START_S, MATRIX_S, OVERLOAD_EXTRA_S, RunSettings
-from loadtests.bench.loadgen import LoadGenerator
-from loadtests.bench.phase import PhaseConfig, health_spec, mix_specs, phase_config, predict_spec
-from loadtests.bench.progress import Reporter
-from loadtests.bench.results import TargetRecord, locust_figures
-from loadtests.bench.sampling import Sampler, summarise
-from loadtests.bench.summary import SCHEMA, UNITS, Figures, peak_of, write_json
-from loadtests.common import hdr as _hdr
-from loadtests.common import servers as _servers
-from loadtests.common.procs import Ledger, Managed, ProcessError, Registry
-from loadtests.robustness.cases import CASES
-from loadtests.robustness.matrix import run_matrix, write_matrix
-from loadtests.robustness.overload import overload
-from loadtests.targets import TARGETS, get_target
-from shared_model import EXAMPLE
-
-PHASES_CSV_FIELDS = (
-    "target",
-    "repeat",
-    "section",
-    "phase",
-    "kind",
-    "path",
-    "users",
-    "target_rps",
-    "duration_s",
-    "requests",
-    "successes",
-    "failures",
-    "rps",
-    "mean_ms",
-    "p50_ms",
-    "p90_ms",
-    "p99_ms",
-    "p999_ms",
-    "max_ms",
-    "lg_cpu_max_pct",
-    "server_cpu_pct",
-    "server_rss_mb",
-    "load_generator_bound",
-    "hdr",
+from loadtests.bench.compare import compare
+from loadtests.bench.config import (
+    CALIBRATION_S,
+    LOADGEN_START_S,
+    RunSettings,
 )
-FIXED_RATE_MIN_USERS = 16
+from loadtests.bench.docs import check as check_docs
+from loadtests.bench.ladder import default_ladder
+from loadtests.bench.loadgen import LoadGenerator
+from loadtests.bench.noise import Calibration, calibrate, drift, round_flags
+from loadtests.bench.phase import health_spec, mix_specs, predict_spec
+from loadtests.bench.phases import Phases, Served, Server, as_float
+from loadtests.bench.progress import Reporter
+from loadtests.bench.results import TargetRecord
+from loadtests.bench.sampling import Sampler, summarise
+from loadtests.bench.summary import Figures, peak_of
+from loadtests.common import servers as _servers
+from loadtests.common.net import is_literal
+from loadtests.common.procs import Ledger, Managed, ProcessError, Registry
+from loadtests.common.runfiles import (
+    PHASE_ROW_COLUMNS,
+    PHASES_FILE,
+    CalibrationFigures,
+    Files,
+    MatrixRow,
+    Pair,
+    RoundInfo,
+    Summary,
+    csv_header,
+    write_summary,
+)
+from loadtests.targets import TARGETS, get_target, pairs
+
 BUSY_AT_START_PCT = 25.0
-FIXED_RATE_MAX_USERS = 512
-
-
-@dataclass(frozen=True)
-class Server:
-    """A verified server: its URL, its exact answers, and its process if this run started it."""
-
-    url: str
-    answers: _servers.Answers
-    proc: Managed | None
-
-    @property
-    def pid(self) -> int | None:
-        """Return the PID of the server's main process (None for a --url deployment)."""
-        return self.proc.pid if self.proc is not None else None
-
-
-def _is_literal(url: str) -> bool:
-    """Tell whether url names its host by IP address or as localhost (no DNS lookup)."""
-    host = urlsplit(url).hostname or ""
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return host == "localhost"
-    return True
+DISCOVERY_CONNECTIONS = 32  # the capacity probe that sizes the ladder
+DEFAULT_FASTEST_RPS = 4000.0  # ladder size when no target could be probed
+QUICK_RUNGS = 4
 
 
 def utc_now() -> str:
@@ -101,7 +65,7 @@ def utc_now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-class Bench:
+class Bench(Phases):
     """Runs the plan of settings into one results folder, keeping every partial result."""
 
     def __init__(self, settings: RunSettings, run_dir: Path, reporter: Reporter) -> None:
@@ -110,15 +74,20 @@ class Bench:
         self.reporter = reporter
         self.registry = Registry()
         self.ledger = Ledger(run_dir / "processes.jsonl")
-        self.records = {name: TargetRecord(self._info(name)) for name in settings.subjects}
+        self.records = {
+            name: TargetRecord(self._info(name), settings.slo_ms) for name in settings.subjects
+        }
+        self.served: dict[str, Served] = {}
+        self.rounds: list[RoundInfo] = []
+        self.calibrations: list[Calibration] = []
+        self.ladder: tuple[float, ...] = settings.ladder or ()
         self.benchmarks: dict[str, Figures] = {}
-        self.matrix_rows: list[dict[str, Any]] = []
+        self.matrix_rows: list[MatrixRow] = []
         self.warnings: list[str] = []
         self.sampler: Sampler | None = None
         self.loadgen: LoadGenerator | None = None
         self.started = time.time()
         self.header: dict[str, Any] = {
-            "schema": SCHEMA,
             "status": "running",
             "error": None,
             "run_id": run_dir.name,
@@ -137,15 +106,16 @@ class Bench:
                 f"the machine was already {busy} % busy (percent of one core) before the run: "
                 "other processes compete for the cores, figures are less trustworthy"
             )
-        self._phases = (run_dir / "phases.csv").open("w", newline="", encoding="utf-8")
-        self._phases_csv = csv.DictWriter(self._phases, PHASES_CSV_FIELDS, extrasaction="ignore")
-        self._phases_csv.writeheader()
+        self.phases_path = run_dir / PHASES_FILE
+        csv_header(self.phases_path, PHASE_ROW_COLUMNS)
         self.write_summary()
 
     def _info(self, name: str) -> dict[str, Any]:
         if self.s.url:
             return {
                 "name": name,
+                "label": name,
+                "colour": "#000000",
                 "framework": None,
                 "handler": None,
                 "server": None,
@@ -157,6 +127,8 @@ class Bench:
         target = TARGETS[name]
         return {
             "name": name,
+            "label": target.label,
+            "colour": target.colour,
             "framework": target.framework,
             "handler": target.handler,
             "server": target.server,
@@ -182,36 +154,53 @@ class Bench:
 
     # -- summary ---------------------------------------------------------------------------
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> Summary:
         """Return summary.json as it stands now."""
-        targets = {name: rec.summary(self.benchmarks) for name, rec in self.records.items()}
-        warnings = list(self.warnings)
-        for name, entry in targets.items():
-            warnings += [f"{name}: {flag}" for flag in entry["flags"]]
-        return {
-            **self.header,
-            "wall_s": round(time.time() - self.started, 1),
-            "benchmarks": self.benchmarks,
-            "targets": targets,
-            "warnings": warnings,
-            "files": {
-                "phases_csv": "phases.csv",
-                "resources_csv": "resources.csv",
-                "processes": "processes.jsonl",
-                "benchmarks_json": "benchmarks.json" if self.benchmarks else None,
-                "histograms": "hdr/",
-                "wrk": "wrk/" if self.s.wrk else None,
-                "logs": "logs/",
-                "invalid_matrix": "invalid_matrix.json" if self.matrix_rows else None,
-            },
-            "units": UNITS,
+        excluded = {r.round for r in self.rounds if r.excluded}
+        targets = {
+            name: rec.summary(self.benchmarks, excluded) for name, rec in self.records.items()
         }
+        warnings = list(self.warnings)
+        for info in self.rounds:
+            warnings += [f"round {info.round} left out of the verdicts: {f}" for f in info.flags]
+        for name, entry in targets.items():
+            warnings += [f"{name}: {flag}" for flag in entry.flags]
+        pair_list = [
+            Pair(
+                name=v.name,
+                numerator=t.name,
+                denominator=v.other,
+                kind=v.kind,
+                label=v.label,
+                note=v.note,
+            )
+            for t, v in pairs(targets)
+        ]
+        return Summary.model_validate(
+            {
+                **self.header,
+                "wall_s": round(time.time() - self.started, 1),
+                "benchmarks": self.benchmarks,
+                "targets": targets,
+                "pairs": pair_list,
+                "rounds": self.rounds,
+                "calibration": _calibration_figures(self.calibrations),
+                "ladder": list(self.ladder),
+                "comparisons": compare(targets, pair_list, excluded),
+                "warnings": warnings,
+                "files": Files(
+                    benchmarks_json="benchmarks.json" if self.benchmarks else None,
+                    wrk="wrk/" if self.s.wrk else None,
+                    invalid_matrix="invalid_matrix.json" if self.matrix_rows else None,
+                ),
+            }
+        )
 
     def write_summary(self) -> None:
         """Rewrite summary.json with everything measured so far."""
-        write_json(self.dir / "summary.json", self.summary())
+        write_summary(self.dir, self.summary())
 
-    def finish(self, status: str, error: str | None = None) -> dict[str, Any]:
+    def finish(self, status: str, error: str | None = None) -> Summary:
         """Stop every process this run started, record how the run ended, return the summary."""
         for rec in self.records.values():
             if rec.status == "running":
@@ -223,10 +212,9 @@ class Bench:
             self.registry.stop_all()
             if self.sampler is not None:
                 self.sampler.close()
-            self._phases.close()
         self.header.update(status=status, error=error, finished_at=utc_now())
         summary = self.summary()
-        write_json(self.dir / "summary.json", summary)
+        write_summary(self.dir, summary)
         return summary
 
     # -- the run ---------------------------------------------------------------------------
@@ -261,26 +249,140 @@ class Bench:
             logs / "loadgen.log",
             self.ledger,
             self.registry,
-            blocking_resolver=all(_is_literal(u) for u in (self.s.url, self.s.noop_url) if u),
+            blocking_resolver=all(is_literal(u) for u in (self.s.url, self.s.noop_url) if u),
         )
         self.reporter.advance(LOADGEN_START_S)
-        for repeat in range(self.s.repeats):
-            for name in self.s.subjects:
-                self.run_subject(name, repeat)
+        self.start_all()
+        if not self.ladder:
+            self.ladder = self.discover()
+        for rnd in range(1, self.s.rounds + 1):
+            self.run_round(rnd)
+        for name in self.s.subjects:
+            served = self.served.get(name)
+            if served is None or self.records[name].status == "failed":
+                continue
+            if self.s.matrix and self.s.url is None:
+                self.matrix_phase(name, served.real.url, served.real.pid)
+            if self.s.overload_s and name in TARGETS and get_target(name).handler != "seed":
+                self.overload_phase(name, self.records[name], served.real)
         failed = [n for n, r in self.records.items() if r.status == "failed"]
         if failed:
             raise ProcessError(
                 "failed: " + "; ".join(f"{n}: {self.records[n].error}" for n in failed)
             )
 
-    def run_subject(self, name: str, repeat: int) -> None:
-        """Measure one target (or the --url deployment) once; a failure is recorded, not fatal."""
+    def start_all(self) -> None:
+        """Start and verify every target's server and noop twin, all on the server cores."""
+        for name in self.s.subjects:
+            rec = self.records[name]
+            self.reporter.step(f"{name} · starting the servers")
+            try:
+                self.served[name] = self._start(name)
+            except ProcessError as exc:
+                rec.status, rec.error = "failed", str(exc)
+                self.reporter.log(f"[red]{name}: FAILED to start[/red] {exc}")
+            else:
+                rec.info["url"] = self.served[name].real.url
+                rec.docs = check_docs(self.served[name].real.url)
+            self.reporter.advance(self.s.servers_s())
+        self.write_summary()
+
+    def _start(self, name: str) -> Served:
+        if self.s.url:
+            real = self._verified(self.s.url, "onnx", None, None)
+            noop = self._verified(self.s.noop_url, "noop", None, None) if self.s.noop_url else None
+            return Served(real, noop)
+        started = []
+        for backend in ("onnx", "noop"):
+            log = self.dir / "logs" / f"{name}-{backend}.log"
+            proc, url = _servers.start(
+                TARGETS[name],
+                backend=backend,
+                workers=self.s.server_workers,
+                cores=self.s.server_cores,
+                log_path=log,
+                ledger=self.ledger,
+                registry=self.registry,
+            )
+            started.append((proc, url, backend, log))
+        try:
+            real, noop = (self._verified(u, b, p, log) for p, u, b, log in started)
+        except BaseException:
+            for proc, *_ in started:
+                self.registry.stop(proc)
+            raise
+        return Served(real, noop)
+
+    def discover(self) -> tuple[float, ...]:
+        """Probe each target's throughput briefly (wrk); return the common ladder of rates."""
+        fastest = 0.0
+        for name in self.s.subjects:
+            served = self.served.get(name)
+            if served is None or not self.s.wrk:
+                continue
+            self.reporter.step(f"{name} · warm-up and capacity probe (wrk)")
+            try:
+                figures = self._wrk(name, served.real, "probe", DISCOVERY_CONNECTIONS, 1.0)
+            except ProcessError as exc:
+                self.reporter.log(f"{name}: no capacity probe ({exc})")
+                continue
+            fastest = max(fastest, float(figures["rps"] or 0))
+        rates = default_ladder(fastest or DEFAULT_FASTEST_RPS)
+        if self.s.quick:
+            rates = rates[:: max(1, len(rates) // QUICK_RUNGS)][:QUICK_RUNGS]
+        self.reporter.log(
+            f"ladder (offered req/s, every target): {', '.join(f'{r:g}' for r in rates)}"
+        )
+        return tuple(rates)
+
+    def run_round(self, rnd: int) -> None:
+        """Measure every target once, between two CPU calibrations on the server core."""
+        self.reporter.step(f"round {rnd}/{self.s.rounds} · CPU calibration")
+        start, started_at = time.time(), utc_now()
+        before = self._calibrate()
+        for name in self.s.subjects:
+            self.run_subject(name, rnd)
+        after = self._calibrate()
+        end = time.time()
+        resources = summarise(self.samples.window(start, end), len(self.s.lg_cores or ()) or 1)
+        steal = resources.get("steal_pct")
+        info = RoundInfo(
+            round=rnd,
+            started_at=started_at,
+            wall_s=round(end - start, 1),
+            calibration_before=_calibration_of(before),
+            calibration_after=_calibration_of(after),
+            drift=round(drift(before, after), 4) if before and after else None,
+            steal_pct=steal if isinstance(steal, float) else None,
+            other_cpu_pct=as_float(resources.get("other_cpu_pct")),
+            flags=round_flags(before, after, steal if isinstance(steal, float) else None),
+        )
+        self.rounds.append(info)
+        note = "; ".join(info.flags) if info.flags else "clean"
+        self.reporter.log(f"round {rnd}: {info.wall_s} s, drift {info.drift}, {note}")
+        self.write_summary()
+
+    def _calibrate(self) -> Calibration | None:
+        if self.s.url is not None:
+            return None  # the server is elsewhere: its core cannot be calibrated from here
+        try:
+            result = calibrate(self.s.server_cores)
+        except (RuntimeError, OSError) as exc:
+            self.warnings.append(f"CPU calibration failed: {exc}")
+            return None
+        self.calibrations.append(result)
+        self.reporter.advance(CALIBRATION_S)
+        return result
+
+    def run_subject(self, name: str, rnd: int) -> None:
+        """Measure one target in one round; a failure is recorded, not fatal."""
         rec = self.records[name]
-        if rec.status == "failed":
+        served = self.served.get(name)
+        if rec.status == "failed" or served is None:
             return
         rec.status = "running"
         try:
-            self._measure(name, rec, repeat)
+            self._measure(name, rec, rnd, served)
         except ProcessError as exc:
             rec.status, rec.error = "failed", str(exc)
             self.reporter.log(f"[red]{name}: FAILED[/red] {exc}")
@@ -288,40 +390,44 @@ class Bench:
                 raise  # without a load generator no other target can be measured
         else:
             rec.repeats += 1
-            rec.status = "complete" if rec.repeats == self.s.repeats else "partial"
+            rec.status = "complete" if rec.repeats == self.s.rounds else "partial"
         finally:
             self.write_summary()
 
-    def _measure(self, name: str, rec: TargetRecord, repeat: int) -> None:
-        tag = f"[{repeat + 1}/{self.s.repeats}] {name}" if self.s.repeats > 1 else name
-        with self.servers(name) as (real, noop):
-            self.reporter.advance(self.s.servers_s())
-            url, answers = real.url, real.answers
-            rec.info["url"] = url
-            self.samples.watch(server=real.pid, lg=self.lg.proc.pid, label=f"{name}:onnx")
-            predict = [predict_spec(answers.predict)]
-            warmup = self.s.server_warmup_s
-            for users in self.s.levels:
-                config = self._config(f"sweep-c{users}", "PredictUser", users, predict, warmup)
-                self.locust_phase(tag, rec, repeat, "sweep", config, url, key=users)
-                warmup = 0.0
-            peak = peak_of(rec.sweep_of_repeat(repeat))
-            assert peak is not None
-            rec.add_peak(peak)
-            users, peak_rps = int(peak["users"]), float(peak["rps"] or 0)
+    def _measure(self, name: str, rec: TargetRecord, rnd: int, served: Served) -> None:
+        tag = f"[{rnd}/{self.s.rounds}] {name}"
+        real, noop = served.real, served.noop
+        url, answers = real.url, real.answers
+        self.samples.watch(server=real.pid, lg=self.lg.proc.pid, label=f"{name}:onnx")
+        predict = [predict_spec(answers.predict)]
+        first = rnd == 1
+        levels = self.s.levels if first or rec.level is None else (rec.level,)
+        warmup = self.s.server_warmup_s if first else 0.0
+        measured = []
+        for users in levels:
+            config = self._config(f"sweep-c{users}", "PredictUser", users, predict, warmup)
+            measured.append(self.locust_phase(tag, rec, rnd, "sweep", config, url, key=users))
+            warmup = 0.0
+        peak = peak_of(measured)
+        assert peak is not None
+        if first:
+            rec.level = int(peak["users"])
+        rec.add_peak(peak, rnd)
+        users = rec.level or int(peak["users"])
+        if self.s.wrk:
+            self.wrk_phase(tag, rec, rnd, real, users)
+        if first:  # the controls describe one target, not a contrast: once is enough
             health = [health_spec(answers.health)]
             config = self._config(f"health-c{users}", "HealthUser", users, health)
-            self.locust_phase(tag, rec, repeat, "health", config, url)
-            capacity = peak
-            if self.s.wrk:
-                wrk_rps = self.wrk_phase(tag, rec, repeat, url, users, real.pid, peak_rps)
-                # Fixed rates are fractions of the lower of the two independent peaks: a
-                # Locust peak that overshoots the server's capacity would turn "80 % of
-                # peak" into an overload and its p99 into a queue length.
-                if wrk_rps and wrk_rps < peak_rps:
-                    capacity = {**peak, "rps": wrk_rps}
-            for fraction in self.s.fixed_fractions:
-                self.fixed_rate_phase(tag, rec, repeat, url, predict, fraction, capacity)
+            self.locust_phase(tag, rec, rnd, "health", config, url)
+        if first and noop is not None:
+            self.samples.watch(server=noop.pid, lg=self.lg.proc.pid, label=f"{name}:noop")
+            specs = [predict_spec(noop.answers.predict)]
+            config = self._config(f"noop-c{users}", "PredictUser", users, specs)
+            self.locust_phase(tag, rec, rnd, "noop", config, noop.url)
+            self.samples.watch(server=real.pid, lg=self.lg.proc.pid, label=f"{name}:onnx")
+        self.ladder_phase(tag, rec, rnd, real)
+        if first:
             config = self._config(
                 f"invalid-mix-c{users}",
                 "InvalidMixUser",
@@ -329,247 +435,31 @@ class Bench:
                 mix_specs(answers.predict),
                 bad_fraction=self.s.invalid_fraction,
             )
-            self.locust_phase(tag, rec, repeat, "invalid_mix", config, url)
-            if self.s.matrix and repeat == 0:
-                self.matrix_phase(tag, name, url, real.pid)
-            if self.s.overload_s and name in TARGETS and get_target(name).handler != "seed":
-                self.overload_phase(tag, rec, url, real)
-            if noop is None:
-                return
-            if real.proc is not None:
-                self.registry.stop(real.proc)
-            if noop.proc is not None and self.s.server_cores:
-                noop.proc.pin(self.s.server_cores)
-            self.samples.watch(server=noop.pid, lg=self.lg.proc.pid, label=f"{name}:noop")
-            config = self._config(
-                f"noop-c{users}",
-                "PredictUser",
-                users,
-                [predict_spec(noop.answers.predict)],
-                self.s.server_warmup_s,
-            )
-            self.locust_phase(tag, rec, repeat, "noop", config, noop.url)
-
-    def matrix_phase(self, tag: str, name: str, url: str, pid: int | None) -> None:
-        """Send every invalid-input case once; rewrite invalid_matrix.csv/.json of the run."""
-        self.reporter.step(f"{tag}: invalid-input matrix ({len(CASES)} cases)")
-        self.matrix_rows += run_matrix(url, name, pid)
-        write_matrix(self.matrix_rows, self.dir, {"run_id": self.dir.name, "cases": len(CASES)})
-        self.reporter.advance(MATRIX_S)
-
-    def overload_phase(self, tag: str, rec: TargetRecord, url: str, real: Server) -> None:
-        """Drive the target at twice its peak for --overload seconds, then time its recovery."""
-        self.reporter.step(f"{tag}: overload, 2x peak for {self.s.overload_s:g} s")
-        proc = real.proc
-        result = overload(
-            url,
-            factor=2.0,
-            duration=self.s.overload_s,
-            is_alive=(lambda: proc.alive()) if proc is not None else None,
-        )
-        result.pop("timeline", None)
-        rec.info["overload"] = result
-        self.reporter.advance(self.s.overload_s + OVERLOAD_EXTRA_S)
-
-    def _config(
-        self,
-        phase: str,
-        user_class: str,
-        users: int,
-        requests: list[Any],
-        extra_warmup_s: float = 0.0,
-        **kwargs: Any,
-    ) -> PhaseConfig:
-        return phase_config(
-            phase,
-            user_class,
-            users,
-            requests,
-            warmup_s=self.s.warmup_s + extra_warmup_s,
-            duration_s=self.s.duration_s,
-            **kwargs,
-        )
-
-    @contextmanager
-    def servers(self, name: str) -> Iterator[tuple[Server, Server | None]]:
-        """Yield the verified /predict server and its noop twin (None without one); stop both.
-
-        Locally both start at once, the real one on the server cores and the noop one on
-        the load-generator cores (idle then: nothing is measured during startup); the noop
-        server is moved onto the server cores, every thread of it, before its phase.
-        """
-        if self.s.url:
-            self.reporter.step(f"{name} · verifying {self.s.url}")
-            real = self._verified(self.s.url, "onnx", None, None)
-            noop = self._verified(self.s.noop_url, "noop", None, None) if self.s.noop_url else None
-            yield real, noop
-            return
-        self.reporter.step(f"{name} · starting the servers")
-        started = []
-        try:
-            for backend, cores in (("onnx", self.s.server_cores), ("noop", self.s.lg_cores)):
-                log = self.dir / "logs" / f"{name}-{backend}.log"
-                proc, url = _servers.start(
-                    TARGETS[name],
-                    backend=backend,
-                    workers=self.s.server_workers,
-                    cores=cores,
-                    log_path=log,
-                    ledger=self.ledger,
-                    registry=self.registry,
-                )
-                started.append((proc, url, backend, log))
-            real, noop = (
-                self._verified(url, backend, proc, log) for proc, url, backend, log in started
-            )
-            yield real, noop
-        finally:
-            self.samples.watch(server=None, lg=self.lg.proc.pid)
-            for proc, *_ in started:
-                self.registry.stop(proc)
+            self.locust_phase(tag, rec, rnd, "invalid_mix", config, url)
 
     def _verified(self, url: str, backend: str, proc: Managed | None, log: Path | None) -> Server:
         timeout = _servers.READY_TIMEOUT_S if proc is not None else 15.0
         _servers.wait_ready(url, proc, log, timeout=timeout)
         return Server(url, _servers.verify(url, backend), proc)
 
-    def locust_phase(
-        self,
-        tag: str,
-        rec: TargetRecord,
-        repeat: int,
-        section: str,
-        config: PhaseConfig,
-        url: str,
-        key: Any = None,
-        extra: Figures | None = None,
-    ) -> Figures:
-        """Run one Locust phase and record its figures."""
-        planned = config["warmup_s"] + config["duration_s"] + config["drain_s"]
-        self.reporter.step(f"{tag} · {config['phase']} ({planned:.1f} s)")
-        result = self.lg.run(url, config)
-        samples = self.samples.window(*result["window"])
-        resources = summarise(samples, len(self.s.lg_cores or ()) or 1)
-        stem = f"r{repeat + 1}-{config['phase']}"
-        folder = self.dir / "hdr" / rec.info["name"]
-        files = {
-            k: f"hdr/{rec.info['name']}/{v}"
-            for k, v in _hdr.save(_hdr.merge([result["latency"]]), folder / stem).items()
-        }
-        if result.get("service"):
-            _hdr.save(_hdr.merge([result["service"]]), folder / f"{stem}-service")
-        figures = locust_figures(config, result, resources, files, self.s.locust_workers)
-        figures.update(extra or {})
-        rec.add(section, figures, key)
-        self._log_phase(tag, rec, repeat, section, figures, files["hdr"])
-        self.reporter.advance(
-            self.s.phase_s()
-            + (self.s.server_warmup_s if config["warmup_s"] > self.s.warmup_s else 0)
-        )
-        self.write_summary()
-        return figures
 
-    def fixed_rate_phase(
-        self,
-        tag: str,
-        rec: TargetRecord,
-        repeat: int,
-        url: str,
-        predict: list[Any],
-        fraction: float,
-        peak: Figures,
-    ) -> None:
-        """Run POST /predict on a fixed schedule at a fraction of the measured peak."""
-        rate = fraction * float(peak["rps"] or 0)
-        if rate <= 0:
-            self.warnings.append(f"{rec.info['name']}: no fixed-rate phase, peak throughput is 0")
-            return
-        users = min(max(2 * int(peak["users"]), FIXED_RATE_MIN_USERS), FIXED_RATE_MAX_USERS)
-        config = self._config(
-            f"fixed-{round(fraction * 100)}pct",
-            "FixedRatePredictUser",
-            users,
-            predict,
-            kind="fixed",
-            rate=rate,
-            drain_s=min(5.0, max(1.0, self.s.duration_s)),
-        )
-        self.locust_phase(
-            tag, rec, repeat, "fixed_rate", config, url, key=fraction, extra={"fraction": fraction}
-        )
+def _calibration_of(calibration: Calibration | None) -> CalibrationFigures | None:
+    if calibration is None:
+        return None
+    return CalibrationFigures(
+        best_ms=round(calibration.best_s * 1000, 2),
+        median_ms=round(calibration.median_s * 1000, 2),
+        score=round(calibration.score),
+    )
 
-    def wrk_phase(
-        self,
-        tag: str,
-        rec: TargetRecord,
-        repeat: int,
-        url: str,
-        connections: int,
-        server_pid: int | None,
-        peak_rps: float,
-    ) -> float:
-        """Cross-check the peak with wrk (same body, concurrency, server); return wrk's rps."""
-        sampler, lg_pid = self.samples, self.lg.proc.pid
-        name = rec.info["name"]
-        self.reporter.step(f"{tag} · wrk c={connections}")
-        script = self.dir / "wrk" / "predict.lua"
-        if not script.exists():
-            _wrk.write_script(script, "POST", json.dumps(EXAMPLE).encode(), "application/json")
-        out = self.dir / "wrk" / f"{name}-r{repeat + 1}.txt"
-        start = time.time()
-        figures = _wrk.run(
-            f"{url}/predict",
-            script,
-            connections=connections,
-            duration_s=self.s.duration_s,
-            cores=self.s.lg_cores,
-            out_path=out,
-            ledger=self.ledger,
-            registry=self.registry,
-            on_start=lambda pid: sampler.watch(server=server_pid, lg=pid, label=f"{name}:wrk"),
-        )
-        end = time.time()
-        sampler.watch(server=server_pid, lg=lg_pid, label=f"{name}:onnx")
-        resources = summarise(sampler.window(start, end), 1)
-        figures.update(
-            phase=f"wrk-c{connections}",
-            users=connections,
-            **resources,
-            files=[{"output": f"wrk/{out.name}", "script": "wrk/predict.lua"}],
-        )
-        rec.add("wrk", figures)
-        ratio = peak_rps / figures["rps"] if figures["rps"] else 0
-        self._log_phase(
-            tag, rec, repeat, "wrk", figures, f"wrk/{out.name}", f"  Locust/wrk {ratio:.2f}"
-        )
-        self.reporter.advance(max(1, round(self.s.duration_s)) + 0.3)
-        self.write_summary()
-        return float(figures["rps"] or 0)
 
-    def _log_phase(
-        self,
-        tag: str,
-        rec: TargetRecord,
-        repeat: int,
-        section: str,
-        fig: Figures,
-        path: str,
-        note: str = "",
-    ) -> None:
-        row = {
-            **fig,
-            "target": rec.info["name"],
-            "repeat": repeat + 1,
-            "section": section,
-            "hdr": path,
-        }
-        self._phases_csv.writerow(row)
-        self._phases.flush()
-        bound = "  [yellow]LOAD-GENERATOR-BOUND[/yellow]" if fig.get("load_generator_bound") else ""
-        failures = f"  [red]{fig['failures']} failed[/red]" if fig.get("failures") else ""
-        self.reporter.log(
-            f"{tag:<16} {fig['phase']:<18} {fig.get('rps') or 0:>8.1f} req/s  "
-            f"p50 {fig.get('p50_ms') or 0:7.2f}  p99 {fig.get('p99_ms') or 0:7.2f} ms  "
-            f"lg {fig.get('lg_cpu_max_pct') or 0:>5.1f}%  "
-            f"server {fig.get('server_cpu_pct') or 0:>5.1f}%{failures}{bound}{note}"
-        )
+def _calibration_figures(calibrations: list[Calibration]) -> CalibrationFigures | None:
+    """Return the median calibration of the run (None before the first)."""
+    if not calibrations:
+        return None
+    best = statistics.median(c.best_s for c in calibrations)
+    return CalibrationFigures(
+        best_ms=round(best * 1000, 2),
+        median_ms=round(statistics.median(c.median_s for c in calibrations) * 1000, 2),
+        score=round(statistics.median(c.score for c in calibrations)),
+    )

@@ -4,7 +4,9 @@ CPU percentages follow psutil and ``top``: 100 means one core fully busy. Each p
 tree (a server with its workers, Locust with its workers, or wrk) is re-read at every
 sample, so workers forked later are included. The machine's busy time is read too:
 ``other_cpu_pct`` is what neither side nor the runner used, i.e. other processes
-competing for the cores (a shared machine). Rows go to a CSV as they are taken.
+competing for the cores (a shared machine). ``steal_pct`` is the time the hypervisor
+gave the machine's cores to other guests (psutil ``cpu_times().steal``), in the same unit:
+100 = one core's worth, up to 100 times the cores. Rows go to a CSV as they are taken.
 """
 
 from __future__ import annotations
@@ -13,27 +15,12 @@ import csv
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from statistics import fmean
 
 import psutil
 
-FIELDS = (
-    "time",
-    "label",
-    "server_cpu_pct",
-    "server_rss_mb",
-    "server_procs",
-    "lg_cpu_pct",
-    "lg_cpu_max_proc_pct",
-    "lg_procs",
-    "runner_cpu_pct",
-    "machine_cpu_pct",
-    "other_cpu_pct",
-    "server_cores_busy_pct",
-    "lg_cores_busy_pct",
-)
 OTHER_CPU_LIMIT_PCT = 25.0
 BOUND_PCT = 90.0
 
@@ -55,6 +42,10 @@ class Sample:
     other_cpu_pct: float
     server_cores_busy_pct: float | None
     lg_cores_busy_pct: float | None
+    steal_pct: float | None = None  # None: the platform reports no steal time
+
+
+FIELDS = tuple(f.name for f in fields(Sample))  # the columns of resources.csv
 
 
 class _Tree:
@@ -107,6 +98,7 @@ class Sampler:
         self._runner.cpu_percent(None)
         psutil.cpu_percent(None, percpu=True)
         self._cores = psutil.cpu_count() or 1
+        self._steal = _steal_s()
         self._file = csv_path.open("w", newline="", encoding="utf-8")
         self._csv = csv.writer(self._file)
         self._csv.writerow(FIELDS)
@@ -134,6 +126,9 @@ class Sampler:
         runner = self._runner.cpu_percent(None)
         per_core = psutil.cpu_percent(None, percpu=True)
         machine = sum(per_core)
+        steal = _steal_s()
+        steal_pct = _steal_pct(self._steal, steal)
+        self._steal = steal
         ours = sum(server_cpu) + sum(lg_cpu) + runner
         sample = Sample(
             time=time.time(),
@@ -149,6 +144,7 @@ class Sampler:
             other_cpu_pct=round(max(0.0, machine - ours), 1),
             server_cores_busy_pct=_mean_of(per_core, self.server_cores),
             lg_cores_busy_pct=_mean_of(per_core, self.lg_cores),
+            steal_pct=steal_pct,
         )
         self.samples.append(sample)
         self._csv.writerow([round(sample.time, 3), *(getattr(sample, f) for f in FIELDS[1:])])
@@ -172,6 +168,22 @@ class Sampler:
         self._file.close()
 
 
+def _steal_s() -> tuple[float, float | None]:
+    """Return now (monotonic) and the machine's total steal seconds (None: not reported)."""
+    steal = getattr(psutil.cpu_times(), "steal", None)
+    return time.monotonic(), (float(steal) if steal is not None else None)
+
+
+def _steal_pct(
+    before: tuple[float, float | None], after: tuple[float, float | None]
+) -> float | None:
+    """Return the steal time between two readings as percent of one core."""
+    (t0, s0), (t1, s1) = before, after
+    if s0 is None or s1 is None or t1 <= t0:
+        return None
+    return round(max(0.0, s1 - s0) / (t1 - t0) * 100, 1)
+
+
 def _mean_of(per_core: list[float], cores: list[int]) -> float | None:
     """Return how busy the given cores were on average (None without cores)."""
     busy = [per_core[c] for c in cores if c < len(per_core)]
@@ -185,6 +197,7 @@ def summarise(samples: list[Sample], lg_cores: int) -> dict[str, float | bool | 
     single-threaded per process), or all of them together above 90 % of their cores, or
     the load-generator cores more than 90 % busy on average, whoever kept them busy.
     Disturbed means: other processes of the machine used more than a quarter of a core.
+    ``steal_pct`` is the phase's mean steal time, percent of one core.
     """
 
     def values(name: str) -> list[float]:
@@ -197,6 +210,7 @@ def summarise(samples: list[Sample], lg_cores: int) -> dict[str, float | bool | 
     other = values("other_cpu_pct")
     lg_cores_busy = values("lg_cores_busy_pct")
     server_cores_busy = values("server_cores_busy_pct")
+    steal = values("steal_pct")
     lg_cores_mean = round(fmean(lg_cores_busy), 1) if lg_cores_busy else None
     bound = (
         (lg_max is not None and lg_max > BOUND_PCT)
@@ -216,4 +230,5 @@ def summarise(samples: list[Sample], lg_cores: int) -> dict[str, float | bool | 
         "lg_cores_busy_pct": lg_cores_mean,
         "server_cores_busy_pct": round(fmean(server_cores_busy), 1) if server_cores_busy else None,
         "disturbed": bool(other and fmean(other) > OTHER_CPU_LIMIT_PCT),
+        "steal_pct": round(fmean(steal), 1) if steal else None,
     }

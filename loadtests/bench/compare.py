@@ -1,0 +1,157 @@
+"""Every contrast of a run: ratios paired within each round, an interval, the word it supports.
+
+For each pair of targets (loadtests/targets.py, ``Versus``) and each figure, the ratio is
+taken within each round (both targets measured minutes apart, under the same machine
+state), flagged rounds and invalid figures are left out with the reason, and the median
+gets a 95 % bootstrap interval (``loadtests.common.stats``). The word (faster, slower, a
+tie, undecided) and the sentence come from the interval alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from loadtests.common.runfiles import Comparison, Pair, RoundFigures, TargetSummary
+from loadtests.common.stats import describe, interval, paired_ratios, verdict_word
+
+COMMON_RATE_SHARE = 0.6  # latency is compared at a common rate below 60 % of capacity
+
+Pick = Callable[[RoundFigures], tuple[float | None, bool]]
+
+
+def _by_round(target: TargetSummary, pick: Pick) -> tuple[dict[int, float | None], dict[int, bool]]:
+    values, valid = {}, {}
+    for fig in target.rounds:
+        values[fig.round], valid[fig.round] = pick(fig)
+    return values, valid
+
+
+def _one(
+    pair: Pair,
+    targets: Mapping[str, TargetSummary],
+    figure: str,
+    source: str,
+    pick: Pick,
+    excluded: set[int],
+    *,
+    higher_is_better: bool,
+    at_rps: float | None = None,
+) -> Comparison:
+    num, den = targets[pair.numerator], targets[pair.denominator]
+    a, a_valid = _by_round(num, pick)
+    b, b_valid = _by_round(den, pick)
+    valid = {r: a_valid.get(r, False) and b_valid.get(r, False) for r in set(a) | set(b)}
+    paired = paired_ratios(a, b, excluded_rounds=excluded, valid=valid)
+    iv = interval(paired.ratios)
+    verdict = verdict_word(iv, higher_is_better=higher_is_better)
+    words = {
+        "throughput": "throughput",
+        "sustainable": f"sustainable throughput (p99 within {num.sustainable_rps.slo_ms:g} ms)"
+        if num.sustainable_rps
+        else "sustainable throughput",
+        "p99": f"p99 latency at {at_rps:g} req/s" if at_rps else "p99 latency",
+        "cpu_per_request": "server CPU per request",
+    }
+    return Comparison(
+        pair=pair.name,
+        numerator=pair.numerator,
+        denominator=pair.denominator,
+        figure=figure,  # type: ignore[arg-type]
+        source=source,
+        at_rps=at_rps,
+        higher_is_better=higher_is_better,
+        ratios={r: round(v, 4) for r, v in zip(paired.rounds, paired.ratios, strict=True)},
+        left_out={lo.round: lo.reason for lo in paired.left_out},
+        median=iv.median,
+        low=iv.low,
+        high=iv.high,
+        method=iv.method,
+        word=verdict.word,
+        rounds_needed=verdict.rounds_needed,
+        sentence=describe(num.label, den.label, iv, verdict, figure=words[figure]),
+    )
+
+
+def _throughput_source(num: TargetSummary, den: TargetSummary) -> tuple[str, Pick]:
+    """Use Locust's peak when it was valid in every round for both, else wrk's (named)."""
+    rounds = [*num.rounds, *den.rounds]
+    if rounds and all(f.locust_valid and f.locust_rps for f in rounds):
+        return "Locust (closed loop, peak level)", lambda f: (f.locust_rps, f.locust_valid)
+    return "wrk (closed loop, peak level; Locust was load-generator-bound)", lambda f: (
+        f.wrk_rps,
+        f.wrk_valid,
+    )
+
+
+def common_rate(num: TargetSummary, den: TargetSummary) -> float | None:
+    """Return the highest ladder rate both served validly in every round, below 60 % of the
+    slower one's sustainable throughput (where a queue has not formed yet)."""
+    capacities = [
+        t.sustainable_rps.median
+        for t in (num, den)
+        if t.sustainable_rps and t.sustainable_rps.median
+    ]
+    if len(capacities) < 2:
+        return None
+    limit = COMMON_RATE_SHARE * min(capacities)
+    rates = (
+        [
+            float(rate)
+            for rate in num.rounds[0].p99_ms
+            if all(rate in f.p99_ms for f in (*num.rounds, *den.rounds)) and float(rate) <= limit
+        ]
+        if num.rounds
+        else []
+    )
+    return max(rates, default=None)
+
+
+def compare(
+    targets: Mapping[str, TargetSummary], pairs: list[Pair], excluded: set[int]
+) -> list[Comparison]:
+    """Return every comparison of the run's pairs, for each figure that was measured."""
+    out: list[Comparison] = []
+    for pair in pairs:
+        num, den = targets.get(pair.numerator), targets.get(pair.denominator)
+        if num is None or den is None or not num.rounds or not den.rounds:
+            continue
+        source, pick = _throughput_source(num, den)
+        out.append(_one(pair, targets, "throughput", source, pick, excluded, higher_is_better=True))
+        out.append(
+            _one(
+                pair,
+                targets,
+                "sustainable",
+                "open-loop ladder (Poisson arrivals)",
+                lambda f: (f.sustainable_rps, f.sustainable_valid),
+                excluded,
+                higher_is_better=True,
+            )
+        )
+        rate = common_rate(num, den)
+        if rate is not None:
+            key = f"{rate:g}"
+            out.append(
+                _one(
+                    pair,
+                    targets,
+                    "p99",
+                    "open-loop ladder (Poisson arrivals)",
+                    lambda f, key=key: (f.p99_ms.get(key), key in f.p99_ms),  # type: ignore[misc]
+                    excluded,
+                    higher_is_better=False,
+                    at_rps=rate,
+                )
+            )
+        out.append(
+            _one(
+                pair,
+                targets,
+                "cpu_per_request",
+                "wrk phase: server CPU / answered req/s",
+                lambda f: (f.cpu_us_per_request, f.wrk_valid),
+                excluded,
+                higher_is_better=False,
+            )
+        )
+    return out

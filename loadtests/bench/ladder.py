@@ -1,0 +1,176 @@
+"""The sustainable-throughput search over a ladder of offered rates (no I/O: pure logic).
+
+Every target climbs one ladder of absolute rates common to all targets (the latency
+curve), then the highest rate it sustains (p99 within the SLO, nothing failed or dropped:
+MLPerf Inference's server scenario) is bracketed between its last passing rung and its
+first failing one, and halved until the bracket is within a tolerance. A step the load
+generator could not vouch for (``valid`` False: it was above 70 % of its core, or late to
+send) decides nothing: it is "unknown", and the result says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from loadtests.bench.openloop import StepResult
+
+SLO_MS = 25.0
+TOLERANCE = 0.05
+STOP_FACTOR = 10.0
+MAX_BISECTIONS = 12
+
+Verdict = Literal["pass", "fail", "unknown"]
+
+
+@dataclass
+class Step:
+    """One measured rate: how the search used it, and why."""
+
+    phase: Literal["ladder", "bisect"]
+    verdict: Verdict
+    reason: str
+    result: StepResult
+
+    def row(self) -> dict[str, object]:
+        """Return the step as one point of the latency curve."""
+        r = self.result
+        return {
+            "phase": self.phase,
+            "offered_rps": r.offered_rps,
+            "achieved_rps": r.achieved_rps,
+            "p50_ms": r.p50_ms,
+            "p99_ms": r.p99_ms,
+            "p999_ms": r.p999_ms,
+            "failed": r.failed,
+            "dropped": r.dropped,
+            "valid": r.valid,
+            "verdict": self.verdict,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class Search:
+    """The whole search: every step in the order measured, and what it concluded."""
+
+    slo_ms: float
+    steps: list[Step] = field(default_factory=list)
+    sustainable_rps: float | None = None  # None: not even the first rung passed
+    at_least: bool = False  # the top rung still passed: the true rate is higher
+    bracket: tuple[float, float] | None = None  # last pass, first fail, when both are known
+    notes: list[str] = field(default_factory=list)  # unknown steps, non-monotone curves
+
+    @property
+    def undecided(self) -> bool:
+        """Tell whether an unknown (invalid) step stopped the search short of its answer."""
+        return any(s.verdict == "unknown" for s in self.steps)
+
+    def curve(self) -> list[dict[str, object]]:
+        """Return the latency curve: every step sorted by offered rate."""
+        return [s.row() for s in sorted(self.steps, key=lambda s: s.result.offered_rps)]
+
+
+def judge(result: StepResult, slo_ms: float) -> tuple[Verdict, str]:
+    """Pass iff p99 <= slo and nothing failed or dropped; an invalid step is unknown."""
+    if not result.valid:
+        return "unknown", "the load generator could not vouch for this step"
+    if result.failed or result.dropped:
+        return "fail", f"{result.failed} failed, {result.dropped} dropped"
+    if result.p99_ms is None:
+        return "fail", "no answer"
+    if result.p99_ms > slo_ms:
+        return "fail", f"p99 {result.p99_ms:g} ms > {slo_ms:g} ms"
+    return "pass", f"p99 {result.p99_ms:g} ms"
+
+
+def stops_climb(result: StepResult, slo_ms: float, stop_factor: float) -> bool:
+    """Tell whether a rung is past the point worth climbing on from (failures, or p99 far out)."""
+    p99 = result.p99_ms
+    return bool(result.failed or result.dropped or p99 is None or p99 > stop_factor * slo_ms)
+
+
+def search(
+    measure: Callable[[float], StepResult],
+    ladder: Sequence[float],
+    *,
+    slo_ms: float = SLO_MS,
+    tolerance: float = TOLERANCE,
+    stop_factor: float = STOP_FACTOR,
+    max_bisections: int = MAX_BISECTIONS,
+) -> Search:
+    """Climb the ladder, then bisect between the last passing rung and the first failing one."""
+    rates = sorted(ladder)
+    if not rates:
+        raise ValueError("the ladder has no rungs")
+    out = Search(slo_ms=slo_ms)
+    first_fail: float | None = None
+    for rate in rates:
+        result = measure(rate)
+        verdict, reason = judge(result, slo_ms)
+        out.steps.append(Step("ladder", verdict, reason, result))
+        if verdict == "fail" and first_fail is None:
+            first_fail = rate
+        if stops_climb(result, slo_ms, stop_factor):
+            break
+    ladder_steps = list(out.steps)
+    passing = [s.result.offered_rps for s in ladder_steps if s.verdict == "pass"]
+    for s in ladder_steps:
+        if s.verdict == "unknown":
+            out.notes.append(f"{s.result.offered_rps:g} req/s: unknown ({s.reason})")
+    if first_fail is None:
+        if not passing:
+            out.notes.append("no rung could be judged")
+            return out
+        top = max(passing)
+        out.sustainable_rps = top
+        out.at_least = True
+        out.notes.append(f"at least {top:g} req/s: no measured rung failed")
+        return out
+    below = [r for r in passing if r < first_fail]
+    if any(r > first_fail for r in passing):
+        out.notes.append(
+            f"non-monotone: a rung above the first failure ({first_fail:g} req/s) passed"
+        )
+    if not below:
+        out.notes.append(f"the lowest judged rung failed ({first_fail:g} req/s)")
+        return out
+    lo, hi = max(below), first_fail
+    if any(s.verdict == "unknown" and lo < s.result.offered_rps < hi for s in ladder_steps):
+        out.notes.append("an unknown rung lies inside the bracket; bisection decides it")
+    for _ in range(max_bisections):
+        if hi - lo <= tolerance * lo:
+            break
+        mid = round((lo + hi) / 2, 1)
+        result = measure(mid)
+        verdict, reason = judge(result, slo_ms)
+        out.steps.append(Step("bisect", verdict, reason, result))
+        if verdict == "unknown":
+            out.notes.append(
+                f"bisection stopped at {mid:g} req/s (unknown: {reason}); the bracket stays"
+                f" {lo:g}-{hi:g} req/s"
+            )
+            break
+        if verdict == "pass":
+            lo = mid
+        else:
+            hi = mid
+    out.sustainable_rps = lo
+    out.bracket = (lo, hi)
+    return out
+
+
+def default_ladder(fastest_peak_rps: float, lowest: float = 250.0) -> list[float]:
+    """Return absolute rates 250, 500, 1000, 1500, 2000, 3000, 4000, 6000, 8000, 12000, ...
+    from ``lowest`` up to the first rung at or above the fastest target's peak."""
+    rungs: list[float] = []
+    rate, k = 250.0, 0
+    while True:
+        if rate >= lowest:
+            rungs.append(rate)
+            if rate >= fastest_peak_rps:
+                return rungs
+        # 250, 500, 1000, then x1.5 and x4/3 in turn: 1, 1.5, 2, 3, 4, 6, 8, 12, 16 (x1000)
+        rate = rate * 2 if rate < 1000 else float(round(rate * (1.5 if k % 2 == 0 else 4 / 3)))
+        k += rate > 1000

@@ -1,0 +1,115 @@
+"""Measure the machine's own noise: a fixed CPU calibration per round, and the flag rule.
+
+The calibration is a tight pure-Python loop of fixed work, timed a few times in a short
+child process pinned to the server's cores (the runner itself sits on the load
+generator's core, which must not be measured). Run before and after a round, it shows
+whether the machine got slower or faster meanwhile (frequency scaling, a noisy
+neighbour); with the hypervisor's steal time it decides whether the round was disturbed
+and must be left out of the verdicts.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+LOOPS = 3_000_000  # about 120 ms of pure-Python work per repeat on this machine, uncontended
+REPEATS = 5
+DRIFT_LIMIT = 0.10  # relative change of the calibration between before and after
+STEAL_LIMIT_PCT = 5.0  # percent of one core
+
+# Runs in the child: pin first, then time the same loop ``repeats`` times.
+_CHILD = """
+import json, os, sys, time
+loops, repeats, cores = int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])
+if cores:
+    os.sched_setaffinity(0, cores)
+
+def work(n):
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return total
+
+work(loops // 10)  # warm the interpreter's caches once
+times, cpu = [], []
+for _ in range(repeats):
+    start, start_cpu = time.perf_counter(), time.process_time()
+    work(loops)
+    times.append(time.perf_counter() - start)
+    cpu.append(time.process_time() - start_cpu)
+print(json.dumps({"times": times, "cpu": cpu, "cores": sorted(os.sched_getaffinity(0))}))
+"""
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Timings of the fixed loop: best and median seconds, and loops per second at best.
+
+    Wall-clock times are what a server on these cores would get; ``cpu_best_s`` is the
+    CPU time of the best repeat, which leaves out time the core spent on other
+    processes: wall well above CPU means the core was shared.
+    """
+
+    best_s: float
+    median_s: float
+    score: float  # loops per second of the best repeat (higher: faster machine)
+    loops: int
+    times_s: tuple[float, ...]
+    cpu_best_s: float
+    cores: tuple[int, ...]  # the cores it ran on
+
+
+def calibrate(
+    cores: Sequence[int] | None, loops: int = LOOPS, repeats: int = REPEATS
+) -> Calibration:
+    """Time the fixed loop ``repeats`` times in a child pinned to ``cores`` (None: unpinned)."""
+    if loops < 1 or repeats < 1:
+        raise ValueError("loops and repeats must be positive")
+    argv = [sys.executable, "-c", _CHILD, str(loops), str(repeats), json.dumps(list(cores or []))]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"calibration failed on cores {cores}: {done.stderr.strip()}")
+    out = json.loads(done.stdout)
+    times = tuple(float(t) for t in out["times"])
+    best = min(times)
+    return Calibration(
+        best_s=best,
+        median_s=statistics.median(times),
+        score=loops / best,
+        loops=loops,
+        times_s=times,
+        cpu_best_s=min(float(t) for t in out["cpu"]),
+        cores=tuple(out["cores"]),
+    )
+
+
+def drift(before: Calibration, after: Calibration) -> float:
+    """Return the relative change of the best time from before to after (+0.1: 10 % slower)."""
+    return (after.best_s / after.loops) / (before.best_s / before.loops) - 1
+
+
+def round_flags(
+    calibration_before: Calibration | None,
+    calibration_after: Calibration | None,
+    steal_pct: float | None,
+) -> list[str]:
+    """Return why a round was disturbed (empty: clean); a missing figure flags nothing."""
+    flags: list[str] = []
+    if calibration_before is not None and calibration_after is not None:
+        change = drift(calibration_before, calibration_after)
+        if abs(change) > DRIFT_LIMIT:
+            flags.append(
+                f"CPU calibration drifted {change:+.0%} during the round "
+                f"({calibration_before.best_s * 1000:.0f} → "
+                f"{calibration_after.best_s * 1000:.0f} ms; limit ±{DRIFT_LIMIT:.0%})"
+            )
+    if steal_pct is not None and steal_pct > STEAL_LIMIT_PCT:
+        flags.append(
+            f"steal time {steal_pct:.1f} % of a core during the round (limit {STEAL_LIMIT_PCT:g} %)"
+        )
+    return flags

@@ -1,0 +1,157 @@
+"""Run the bench N times back to back and show how much every headline figure moved.
+
+``python -m loadtests.bench.stability`` (``make stability``) runs ``python -m
+loadtests.bench`` N times (default 3; every other argument is passed on), then prints, for
+every headline figure and every comparison, its value in each run and its spread
+((max - min) / median), and whether each comparison's word (faster, slower, a tie,
+undecided) came out the same every time. ``--runs DIR DIR ...`` only compares finished
+runs. The budget it checks against: ratios within ±5 % of their median, sustainable
+throughput within ±10 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from loadtests.common.runfiles import Summary, read_summary
+
+RATIO_BUDGET = 0.05  # each ratio within ±5 % of its median across runs
+SUSTAINABLE_BUDGET = 0.10  # each sustainable throughput within ±10 %
+
+
+@dataclass(frozen=True)
+class Row:
+    """One figure across runs."""
+
+    name: str
+    values: tuple[float | None, ...]
+    budget: float | None  # the largest deviation from the median allowed (None: shown only)
+    words: tuple[str, ...] = ()  # comparisons: the word of each run
+
+    @property
+    def deviation(self) -> float | None:
+        """Return the largest |value / median - 1| over the runs (None without two values)."""
+        present = [v for v in self.values if v is not None]
+        if len(present) < 2:
+            return None
+        mid = statistics.median(present)
+        return max(abs(v / mid - 1) for v in present) if mid else None
+
+    @property
+    def within(self) -> bool | None:
+        """Tell whether the figure stayed within its budget (None: no budget or too few)."""
+        dev = self.deviation
+        return None if self.budget is None or dev is None else dev <= self.budget
+
+    @property
+    def same_word(self) -> bool | None:
+        """Tell whether every run gave the same word (None: not a comparison)."""
+        return len(set(self.words)) == 1 if self.words else None
+
+
+def rows(runs: list[Summary]) -> list[Row]:
+    """Return the headline figures and the comparisons of the runs, side by side."""
+    out: list[Row] = []
+    names = list(dict.fromkeys(n for s in runs for n in s.targets))
+    for name in names:
+        targets = [s.targets.get(name) for s in runs]
+        out.append(
+            Row(
+                f"{name}: wrk peak req/s",
+                tuple(t.wrk.rps if t and t.wrk else None for t in targets),
+                None,
+            )
+        )
+        out.append(
+            Row(
+                f"{name}: sustainable req/s",
+                tuple(
+                    t.sustainable_rps.median if t and t.sustainable_rps else None for t in targets
+                ),
+                SUSTAINABLE_BUDGET,
+            )
+        )
+    keys = list(dict.fromkeys((c.pair, c.figure, c.at_rps) for s in runs for c in s.comparisons))
+    for pair, figure, at in keys:
+        found = [
+            next(
+                (c for c in s.comparisons if (c.pair, c.figure, c.at_rps) == (pair, figure, at)),
+                None,
+            )
+            for s in runs
+        ]
+        label = f"{pair} {figure}" + (f" @{at:g}" if at else "")
+        out.append(
+            Row(
+                label,
+                tuple(c.median if c else None for c in found),
+                RATIO_BUDGET,
+                tuple(c.word if c else "missing" for c in found),
+            )
+        )
+    return out
+
+
+def table(runs: list[Summary], found: list[Row]) -> Table:
+    """Return the figures as a rich table."""
+    out = Table(title=f"{len(runs)} runs: " + ", ".join(s.run_id for s in runs))
+    out.add_column("figure")
+    for s in runs:
+        out.add_column(s.run_id, justify="right")
+    for column in ("spread", "budget", "words"):
+        out.add_column(column)
+    for row in found:
+        cells = ["-" if v is None else f"{v:,.0f}" if v >= 100 else f"{v:.3f}" for v in row.values]
+        dev = row.deviation
+        within = {True: "ok", False: "OVER", None: ""}[row.within]
+        budget = f"±{row.budget:.0%} {within}" if row.budget is not None else ""
+        words = ""
+        if row.words:
+            words = row.words[0] if row.same_word else "DIFFER: " + " / ".join(row.words)
+        out.add_row(row.name, *cells, "-" if dev is None else f"±{dev:.1%}", budget, words)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run (or read) the runs; print the table; exit 1 when a word differed between runs."""
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtests.bench.stability",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--times", type=int, default=3, help="runs (default %(default)s)")
+    parser.add_argument("--runs", nargs="+", type=Path, help="compare these finished runs only")
+    parser.add_argument("--out", type=Path, default=Path("results"), help="results root")
+    args, bench_args = parser.parse_known_args(argv)
+    if args.times < 2 and not args.runs:
+        parser.error("--times must be at least 2")
+    dirs: list[Path] = list(args.runs or [])
+    if not dirs:
+        for n in range(args.times):
+            print(f"stability: run {n + 1}/{args.times}", flush=True)
+            command = [sys.executable, "-m", "loadtests.bench", "--out", str(args.out)]
+            done = subprocess.run([*command, *bench_args], check=False)
+            if done.returncode != 0:
+                print(f"stability: run {n + 1} failed (exit {done.returncode})", file=sys.stderr)
+                return done.returncode
+            dirs.append((args.out / "latest").resolve())
+    runs = [read_summary(d) for d in dirs]
+    found = rows(runs)
+    Console(width=200).print(table(runs, found))
+    differ = [r.name for r in found if r.same_word is False]
+    over = [r.name for r in found if r.within is False]
+    print(f"words: {'all the same' if not differ else 'differ for ' + ', '.join(differ)}")
+    print(f"budget: {'all within' if not over else 'over for ' + ', '.join(over)}")
+    return 1 if differ else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

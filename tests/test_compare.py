@@ -1,0 +1,134 @@
+"""Comparisons: ratios paired within rounds, flagged rounds and invalid figures left out."""
+
+from __future__ import annotations
+
+from loadtests.bench.compare import common_rate, compare
+from loadtests.common.runfiles import (
+    Comparison,
+    Pair,
+    RoundFigures,
+    Sustainable,
+    TargetSummary,
+)
+
+PAIR = Pair(
+    name="default",
+    numerator="fastapi",
+    denominator="flask",
+    kind="framework",
+    label="default deployments",
+    note="",
+)
+
+
+def target(
+    name: str, rounds: list[RoundFigures], sustainable: float | None = None
+) -> TargetSummary:
+    """Return a target's summary entry holding only its per-round figures."""
+    return TargetSummary(
+        name=name,
+        label=f"{name} label",
+        colour="#000000",
+        description="",
+        locust_workers=1,
+        status="complete",
+        rounds=rounds,
+        sustainable_rps=Sustainable(median=sustainable, slo_ms=25.0) if sustainable else None,
+    )
+
+
+def rounds_of(
+    rps: list[float], *, locust_valid: bool = True, **extra: object
+) -> list[RoundFigures]:
+    """Return one RoundFigures per round with the same closed-loop figure from both tools."""
+    return [
+        RoundFigures(
+            round=i + 1,
+            locust_rps=v,
+            locust_valid=locust_valid,
+            wrk_rps=v,
+            wrk_valid=True,
+            **extra,  # type: ignore[arg-type]
+        )
+        for i, v in enumerate(rps)
+    ]
+
+
+def pick(found: list[Comparison], figure: str) -> Comparison:
+    """Return the comparison of one figure."""
+    return next(c for c in found if c.figure == figure)
+
+
+def test_ratios_are_paired_within_rounds() -> None:
+    """Both targets drift together from round to round: the paired ratio stays 1.30."""
+    flask = [1000.0, 2000.0, 1500.0, 800.0, 1200.0]
+    targets = {
+        "fastapi": target("fastapi", rounds_of([1.3 * v for v in flask])),
+        "flask": target("flask", rounds_of(flask)),
+    }
+    throughput = pick(compare(targets, [PAIR], set()), "throughput")
+    assert throughput.ratios == dict.fromkeys(range(1, 6), 1.3)
+    assert throughput.word == "faster"
+    assert (throughput.low, throughput.median, throughput.high) == (1.3, 1.3, 1.3)
+    assert "fastapi label is faster" in throughput.sentence
+
+
+def test_interval_straddling_one_is_undecided() -> None:
+    targets = {
+        "fastapi": target("fastapi", rounds_of([900.0, 1100.0, 1000.0, 1150.0, 880.0])),
+        "flask": target("flask", rounds_of([1000.0] * 5)),
+    }
+    throughput = pick(compare(targets, [PAIR], set()), "throughput")
+    assert throughput.low is not None
+    assert throughput.high is not None
+    assert throughput.low < 1 < throughput.high
+    assert throughput.word == "undecided"
+    assert "undecided" in throughput.sentence
+    assert "faster" not in throughput.sentence
+
+
+def test_a_flagged_round_is_left_out() -> None:
+    """Round 3 alone says 0.5x; flagged, it leaves the verdict."""
+    targets = {
+        "fastapi": target("fastapi", rounds_of([1300.0, 1300.0, 500.0, 1300.0])),
+        "flask": target("flask", rounds_of([1000.0] * 4)),
+    }
+    kept = pick(compare(targets, [PAIR], set()), "throughput")
+    left = pick(compare(targets, [PAIR], {3}), "throughput")
+    assert 3 in kept.ratios
+    assert 3 not in left.ratios
+    assert left.left_out[3].startswith("flagged")
+    assert left.word == "faster"
+    assert kept.word != "faster"
+
+
+def test_an_invalid_figure_never_reaches_the_verdict() -> None:
+    """Locust bound in a round: the throughput comes from wrk, named as the source."""
+    fastapi = rounds_of([1300.0] * 3)
+    fastapi[1] = fastapi[1].model_copy(update={"locust_valid": False, "locust_rps": 99999.0})
+    targets = {
+        "fastapi": target("fastapi", fastapi),
+        "flask": target("flask", rounds_of([1e3] * 3)),
+    }
+    throughput = pick(compare(targets, [PAIR], set()), "throughput")
+    assert throughput.source.startswith("wrk")
+    assert throughput.ratios == dict.fromkeys(range(1, 4), 1.3)
+    # And where no valid figure exists at all for a round, that round gives no ratio.
+    cpu = rounds_of([1.0] * 3, cpu_us_per_request=200.0)
+    cpu[0] = cpu[0].model_copy(update={"wrk_valid": False})
+    targets = {"fastapi": target("fastapi", cpu), "flask": target("flask", rounds_of([1.0] * 3))}
+    for c in compare(targets, [PAIR], set()):
+        if c.figure == "cpu_per_request":
+            assert 1 not in c.ratios
+            assert c.left_out[1] == "invalid figure"
+
+
+def test_latency_is_compared_at_a_common_rate_below_capacity() -> None:
+    p99 = {"500": 2.0, "1000": 3.0, "2000": 9.0}
+    fastapi = target("fastapi", rounds_of([1.0] * 3, p99_ms=p99), sustainable=3000.0)
+    flask = target("flask", rounds_of([1.0] * 3, p99_ms={"500": 4.0, "1000": 6.0}), 2000.0)
+    assert common_rate(fastapi, flask) == 1000.0  # 2000 is not below 60 % of 2000
+    latency = pick(compare({"fastapi": fastapi, "flask": flask}, [PAIR], set()), "p99")
+    assert latency.at_rps == 1000.0
+    assert latency.median == 0.5
+    assert latency.word == "faster"  # lower is better: half the p99
