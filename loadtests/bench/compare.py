@@ -9,10 +9,11 @@ tie, undecided) and the sentence come from the interval alone.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping
 
 from loadtests.common.runfiles import Comparison, Pair, RoundFigures, TargetSummary
-from loadtests.common.stats import describe, interval, paired_ratios, verdict_word
+from loadtests.common.stats import MIN_ROUNDS, describe, interval, paired_ratios, verdict_word
 
 COMMON_RATE_SHARE = 0.6  # latency is compared at a common rate below 60 % of capacity
 
@@ -84,8 +85,9 @@ def _throughput_source(num: TargetSummary, den: TargetSummary) -> tuple[str, Pic
 
 
 def common_rate(num: TargetSummary, den: TargetSummary) -> float | None:
-    """Return the highest ladder rate both served validly in every round, below 60 % of the
-    slower one's sustainable throughput (where a queue has not formed yet)."""
+    """Return the highest ladder rate below 60 % of the slower one's sustainable throughput
+    (where no queue has formed yet) that both served validly in at least MIN_ROUNDS of the
+    same rounds; the rounds where either step was invalid are left out of its ratio."""
     capacities = [
         t.sustainable_rps.median
         for t in (num, den)
@@ -94,15 +96,11 @@ def common_rate(num: TargetSummary, den: TargetSummary) -> float | None:
     if len(capacities) < 2:
         return None
     limit = COMMON_RATE_SHARE * min(capacities)
-    rates = (
-        [
-            float(rate)
-            for rate in num.rounds[0].p99_ms
-            if all(rate in f.p99_ms for f in (*num.rounds, *den.rounds)) and float(rate) <= limit
-        ]
-        if num.rounds
-        else []
-    )
+    theirs = {f.round: f.p99_ms for f in den.rounds}
+    counts: Counter[str] = Counter()
+    for fig in num.rounds:
+        counts.update(rate for rate in fig.p99_ms if rate in theirs.get(fig.round, {}))
+    rates = [float(rate) for rate, n in counts.items() if n >= MIN_ROUNDS and float(rate) <= limit]
     return max(rates, default=None)
 
 

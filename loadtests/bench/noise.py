@@ -14,8 +14,11 @@ import json
 import statistics
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from loadtests.common.runfiles import CalibrationFigures, RoundInfo
 
 LOOPS = 3_000_000  # about 120 ms of pure-Python work per repeat on this machine, uncontended
 REPEATS = 5
@@ -113,3 +116,50 @@ def round_flags(
             f"steal time {steal_pct:.1f} % of a core during the round (limit {STEAL_LIMIT_PCT:g} %)"
         )
     return flags
+
+
+def figures_of(calibration: Calibration | None) -> CalibrationFigures | None:
+    """Return a calibration as summary.json records it (None stays None)."""
+    if calibration is None:
+        return None
+    return CalibrationFigures(
+        best_ms=round(calibration.best_s * 1000, 2),
+        median_ms=round(calibration.median_s * 1000, 2),
+        score=round(calibration.score),
+    )
+
+
+def median_figures(calibrations: Sequence[Calibration]) -> CalibrationFigures | None:
+    """Return the median calibration of a run (None before the first)."""
+    if not calibrations:
+        return None
+    return CalibrationFigures(
+        best_ms=round(statistics.median(c.best_s for c in calibrations) * 1000, 2),
+        median_ms=round(statistics.median(c.median_s for c in calibrations) * 1000, 2),
+        score=round(statistics.median(c.score for c in calibrations)),
+    )
+
+
+def round_info(
+    rnd: int,
+    started_at: str,
+    wall_s: float,
+    before: Calibration | None,
+    after: Calibration | None,
+    resources: Mapping[str, Any],
+) -> RoundInfo:
+    """Return one round's record: its calibrations, the machine's noise, and its flags."""
+    steal = resources.get("steal_pct")
+    steal_pct = float(steal) if isinstance(steal, int | float) and steal is not True else None
+    other = resources.get("other_cpu_pct")
+    return RoundInfo(
+        round=rnd,
+        started_at=started_at,
+        wall_s=round(wall_s, 1),
+        calibration_before=figures_of(before),
+        calibration_after=figures_of(after),
+        drift=round(drift(before, after), 4) if before and after else None,
+        steal_pct=steal_pct,
+        other_cpu_pct=float(other) if isinstance(other, int | float) else None,
+        flags=round_flags(before, after, steal_pct),
+    )

@@ -17,13 +17,14 @@ from typing import Any
 
 from loadtests.bench import wrk as _wrk
 from loadtests.bench.config import MATRIX_S, OVERLOAD_EXTRA_S, STEP_OVERHEAD_S, RunSettings
-from loadtests.bench.ladder import search
+from loadtests.bench.ladder import TOLERANCE, Search, search
 from loadtests.bench.loadgen import LoadGenerator
-from loadtests.bench.openloop import StepResult, run_step
+from loadtests.bench.openloop import StepResult
 from loadtests.bench.phase import PhaseConfig, phase_config
 from loadtests.bench.progress import Reporter
 from loadtests.bench.results import Sustained, TargetRecord, locust_figures, validity
 from loadtests.bench.sampling import Sampler, summarise
+from loadtests.bench.stepworker import StepWorker
 from loadtests.bench.summary import Figures
 from loadtests.common import hdr as _hdr
 from loadtests.common import servers as _servers
@@ -81,6 +82,11 @@ class Phases:
     ladder: tuple[float, ...]
 
     @property
+    def steps(self) -> StepWorker:
+        """Return the open-loop client's worker process."""
+        raise NotImplementedError
+
+    @property
     def lg(self) -> LoadGenerator:
         """Return the running load generator."""
         raise NotImplementedError
@@ -105,7 +111,7 @@ class Phases:
             if not settle(real.url):  # a failed step may have left a queue behind
                 self.reporter.log(f"{tag} · {real.url} still slow before {rate:g} req/s")
             started = time.time()
-            result = run_step(
+            result = self.steps.run(
                 real.url,
                 rate,
                 self.s.step_s,
@@ -130,7 +136,7 @@ class Phases:
 
         outcome = search(measure, self.ladder, slo_ms=self.s.slo_ms)
         settle(real.url, timeout=SETTLE_AFTER_LADDER_S)  # an overloaded server works off its queue
-        sustained = Sustained(outcome.sustainable_rps, not outcome.undecided, outcome.at_least)
+        sustained = Sustained(outcome.sustainable_rps, decided(outcome), outcome.at_least)
         rec.add_steps(rnd, steps, sustained)
         for note in outcome.notes:
             self.reporter.log(f"{tag} · {note}")
@@ -327,6 +333,20 @@ class Phases:
             f"lg {step.client_cpu_pct or 0:>5.1f}%  {verdict}"
             f"{f'  {step.failures} failed/dropped' if step.failures else ''}{invalid}"
         )
+
+
+def decided(outcome: Search) -> bool:
+    """Tell whether valid steps alone fix the sustainable rate: a lower bound (the top rung
+    passed) or a bracket within the search's tolerance; an invalid step that cut the
+    bisection short leaves a bracket too wide to use."""
+    if outcome.sustainable_rps is None:
+        return False
+    if outcome.at_least:
+        return True
+    if outcome.bracket is None:
+        return False
+    low, high = outcome.bracket
+    return high - low <= TOLERANCE * low + 1e-9
 
 
 def as_float(value: Any) -> float | None:

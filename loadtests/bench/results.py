@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from loadtests.bench.config import RunSettings
 from loadtests.bench.phase import PhaseConfig
 from loadtests.bench.summary import Figures, aggregate, decomposition, peak_of, ratio
 from loadtests.common import hdr as _hdr
@@ -22,6 +23,7 @@ from loadtests.common.runfiles import (
     TargetSummary,
 )
 from loadtests.common.stats import interval
+from loadtests.targets import TARGETS
 
 PREDICT_TO_NOOP_GOAL = 0.85
 LOCUST_WRK_TOLERANCE = 0.10
@@ -84,6 +86,36 @@ def locust_figures(
         figures["bad_fraction"] = config["bad_fraction"]
         figures["by_case"] = result["by_case"]
     return figures
+
+
+def target_info(name: str, settings: RunSettings) -> dict[str, Any]:
+    """Return what summary.json says a subject is: its table row, or the --url deployment."""
+    if settings.url:
+        return {
+            "name": name,
+            "label": name,
+            "colour": "#000000",
+            "framework": None,
+            "handler": None,
+            "server": None,
+            "description": f"deployment at {settings.url}",
+            "command": None,
+            "url": settings.url,
+            "locust_workers": settings.locust_workers,
+        }
+    target = TARGETS[name]
+    return {
+        "name": name,
+        "label": target.label,
+        "colour": target.colour,
+        "framework": target.framework,
+        "handler": target.handler,
+        "server": target.server,
+        "description": target.description,
+        "command": target.command(workers=settings.server_workers),
+        "url": None,
+        "locust_workers": settings.locust_workers,
+    }
 
 
 @dataclass(frozen=True)
@@ -170,6 +202,9 @@ class TargetRecord:
                     p999_ms=_median([s.p999_ms for s in steps]),
                     failures=sum(s.failures for s in steps),
                     valid=all(s.valid for s in steps),
+                    invalid_reason=next(
+                        (s.invalid_reason for s in steps if s.invalid_reason), None
+                    ),
                     rounds=len(steps),
                     spread_p99_ms=[min(p99), max(p99)] if p99 else [],
                 )
@@ -192,7 +227,11 @@ class TargetRecord:
             slo_ms=self.slo_ms,
             rounds=len(present),
             values=values,
-            at_least=any(at_least for _, _, at_least in self.sustainable.values()),
+            at_least=any(
+                at_least
+                for rnd, (rate, valid, at_least) in self.sustainable.items()
+                if valid and rnd not in excluded and rate is not None
+            ),
         )
 
     def summary(self, benchmarks: dict[str, Figures], excluded: set[int]) -> TargetSummary:

@@ -14,7 +14,6 @@ per target. Everything is written as it finishes; every server is stopped by PID
 from __future__ import annotations
 
 import datetime as dt
-import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -30,12 +29,13 @@ from loadtests.bench.config import (
 from loadtests.bench.docs import check as check_docs
 from loadtests.bench.ladder import default_ladder
 from loadtests.bench.loadgen import LoadGenerator
-from loadtests.bench.noise import Calibration, calibrate, drift, round_flags
+from loadtests.bench.noise import Calibration, calibrate, median_figures, round_info
 from loadtests.bench.phase import health_spec, mix_specs, predict_spec
-from loadtests.bench.phases import Phases, Served, Server, as_float
+from loadtests.bench.phases import Phases, Served, Server
 from loadtests.bench.progress import Reporter
-from loadtests.bench.results import TargetRecord
+from loadtests.bench.results import TargetRecord, target_info
 from loadtests.bench.sampling import Sampler, summarise
+from loadtests.bench.stepworker import StepWorker
 from loadtests.bench.summary import Figures, peak_of
 from loadtests.common import servers as _servers
 from loadtests.common.net import is_literal
@@ -43,7 +43,6 @@ from loadtests.common.procs import Ledger, Managed, ProcessError, Registry
 from loadtests.common.runfiles import (
     PHASE_ROW_COLUMNS,
     PHASES_FILE,
-    CalibrationFigures,
     Files,
     MatrixRow,
     Pair,
@@ -75,7 +74,8 @@ class Bench(Phases):
         self.registry = Registry()
         self.ledger = Ledger(run_dir / "processes.jsonl")
         self.records = {
-            name: TargetRecord(self._info(name), settings.slo_ms) for name in settings.subjects
+            name: TargetRecord(target_info(name, settings), settings.slo_ms)
+            for name in settings.subjects
         }
         self.served: dict[str, Served] = {}
         self.rounds: list[RoundInfo] = []
@@ -86,6 +86,7 @@ class Bench(Phases):
         self.warnings: list[str] = []
         self.sampler: Sampler | None = None
         self.loadgen: LoadGenerator | None = None
+        self.step_worker: StepWorker | None = None
         self.started = time.time()
         self.header: dict[str, Any] = {
             "status": "running",
@@ -110,40 +111,19 @@ class Bench(Phases):
         csv_header(self.phases_path, PHASE_ROW_COLUMNS)
         self.write_summary()
 
-    def _info(self, name: str) -> dict[str, Any]:
-        if self.s.url:
-            return {
-                "name": name,
-                "label": name,
-                "colour": "#000000",
-                "framework": None,
-                "handler": None,
-                "server": None,
-                "description": f"deployment at {self.s.url}",
-                "command": None,
-                "url": self.s.url,
-                "locust_workers": self.s.locust_workers,
-            }
-        target = TARGETS[name]
-        return {
-            "name": name,
-            "label": target.label,
-            "colour": target.colour,
-            "framework": target.framework,
-            "handler": target.handler,
-            "server": target.server,
-            "description": target.description,
-            "command": target.command(workers=self.s.server_workers),
-            "url": None,
-            "locust_workers": self.s.locust_workers,
-        }
-
     @property
     def lg(self) -> LoadGenerator:
         """Return the running load generator."""
         if self.loadgen is None:
             raise RuntimeError("the load generator is not running")
         return self.loadgen
+
+    @property
+    def steps(self) -> StepWorker:
+        """Return the open-loop client's worker process."""
+        if self.step_worker is None:
+            raise RuntimeError("the open-loop client is not running")
+        return self.step_worker
 
     @property
     def samples(self) -> Sampler:
@@ -184,7 +164,7 @@ class Bench(Phases):
                 "targets": targets,
                 "pairs": pair_list,
                 "rounds": self.rounds,
-                "calibration": _calibration_figures(self.calibrations),
+                "calibration": median_figures(self.calibrations),
                 "ladder": list(self.ladder),
                 "comparisons": compare(targets, pair_list, excluded),
                 "warnings": warnings,
@@ -208,6 +188,8 @@ class Bench(Phases):
         try:
             if self.loadgen is not None:
                 self.loadgen.close()
+            if self.step_worker is not None:
+                self.step_worker.close()
         finally:
             self.registry.stop_all()
             if self.sampler is not None:
@@ -242,7 +224,8 @@ class Bench(Phases):
             server_cores=self.s.server_cores,
             lg_cores=self.s.lg_cores,
         )
-        self.reporter.step("starting the load generator")
+        self.reporter.step("starting the load generators")
+        self.step_worker = StepWorker(self.s.lg_cores, self.ledger)
         self.loadgen = LoadGenerator(
             self.s.locust_workers,
             self.s.lg_cores,
@@ -345,18 +328,7 @@ class Bench(Phases):
         after = self._calibrate()
         end = time.time()
         resources = summarise(self.samples.window(start, end), len(self.s.lg_cores or ()) or 1)
-        steal = resources.get("steal_pct")
-        info = RoundInfo(
-            round=rnd,
-            started_at=started_at,
-            wall_s=round(end - start, 1),
-            calibration_before=_calibration_of(before),
-            calibration_after=_calibration_of(after),
-            drift=round(drift(before, after), 4) if before and after else None,
-            steal_pct=steal if isinstance(steal, float) else None,
-            other_cpu_pct=as_float(resources.get("other_cpu_pct")),
-            flags=round_flags(before, after, steal if isinstance(steal, float) else None),
-        )
+        info = round_info(rnd, started_at, end - start, before, after, resources)
         self.rounds.append(info)
         note = "; ".join(info.flags) if info.flags else "clean"
         self.reporter.log(f"round {rnd}: {info.wall_s} s, drift {info.drift}, {note}")
@@ -441,25 +413,3 @@ class Bench(Phases):
         timeout = _servers.READY_TIMEOUT_S if proc is not None else 15.0
         _servers.wait_ready(url, proc, log, timeout=timeout)
         return Server(url, _servers.verify(url, backend), proc)
-
-
-def _calibration_of(calibration: Calibration | None) -> CalibrationFigures | None:
-    if calibration is None:
-        return None
-    return CalibrationFigures(
-        best_ms=round(calibration.best_s * 1000, 2),
-        median_ms=round(calibration.median_s * 1000, 2),
-        score=round(calibration.score),
-    )
-
-
-def _calibration_figures(calibrations: list[Calibration]) -> CalibrationFigures | None:
-    """Return the median calibration of the run (None before the first)."""
-    if not calibrations:
-        return None
-    best = statistics.median(c.best_s for c in calibrations)
-    return CalibrationFigures(
-        best_ms=round(best * 1000, 2),
-        median_ms=round(statistics.median(c.median_s for c in calibrations) * 1000, 2),
-        score=round(statistics.median(c.score for c in calibrations)),
-    )

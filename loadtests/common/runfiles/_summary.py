@@ -87,6 +87,7 @@ class CurvePoint(RunFile):
     p999_ms: float | None = None
     failures: int = 0  # failed plus dropped requests
     valid: bool = True
+    invalid_reason: str | None = None  # of the first invalid round
     rounds: int = 1
     spread_p99_ms: list[float] = []  # [min, max] over rounds
 
@@ -104,7 +105,6 @@ class Step(CurvePoint):
     client_cpu_pct: float | None = None
     client_cpu_us_per_request: float | None = None
     connections_opened: int | None = None
-    invalid_reason: str | None = None
     hdr: str | None = None
 
 
