@@ -10,6 +10,8 @@ import httpx
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from loadtests.report.render import CHROMIUM as CHROMIUM_PATH
+from loadtests.report.render import CHROMIUM_ARGS
 from shared_model import METADATA_FILE, Settings
 from shared_model._settings import DEFAULT_MODEL_DIR
 
@@ -98,3 +100,21 @@ def serve(target_name: str, model_dir: Path, **env: str) -> Iterator[str]:
         yield url
     finally:
         proc.stop()
+
+
+CHROMIUM = Path(CHROMIUM_PATH)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Yield a headless Chromium (Debian's, no browser download)."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed: run `make system-deps`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()

@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from loadtests.report.render import CHROMIUM as CHROMIUM_PATH
-from loadtests.report.render import CHROMIUM_ARGS
 from shared_model import EXAMPLE, FIELD_NAMES, Settings, predict
 from tests.conftest import FRONTENDS, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
-CHROMIUM = Path(CHROMIUM_PATH)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Yield a headless Chromium (Debian's, no browser download)."""
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed: run `make system-deps`")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.mark.parametrize("target", FRONTENDS)

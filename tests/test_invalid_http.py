@@ -77,9 +77,7 @@ def test_huge_body_is_refused_before_it_is_read(matrix: Rows, target: str) -> No
 def test_both_frontends_give_the_same_statuses(matrix: Rows) -> None:
     """Over HTTP, flask and fastapi agree on every case's status."""
     flask, fastapi = (matrix[name] for name in VALIDATED)
-    assert {k: r.status for k, r in flask.items()} == {
-        k: r.status for k, r in fastapi.items()
-    }
+    assert {k: r.status for k, r in flask.items()} == {k: r.status for k, r in fastapi.items()}
 
 
 def test_seed_crashes_on_a_string_and_is_labelled_so(matrix: Rows, tmp_path: Path) -> None:

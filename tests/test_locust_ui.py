@@ -13,12 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.report.render import CHROMIUM as CHROMIUM_PATH
-from loadtests.report.render import CHROMIUM_ARGS
-
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path(CHROMIUM_PATH)
 START_S = 90.0
 STOP_S = 30.0
 
@@ -89,21 +85,6 @@ def locust_ui(model_dir: Path) -> Iterator[LocustUI]:
         yield ui
     finally:
         ui.interrupt()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Yield a headless Chromium (Debian's, no browser download)."""
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed: run `make system-deps`")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 def test_swarm_from_the_ui_counts_requests_then_ctrl_c_stops_both(

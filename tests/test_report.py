@@ -1,8 +1,13 @@
-"""The report: rendered from a small stored run folder, every figure checked against it."""
+"""The report: rendered from a small stored real run, every figure checked against it.
+
+The fixture (tests/data/report_fixture) is a real run of the bench runner (summary.json,
+phases.csv, invalid_matrix.json as written); the report reads no other file of the run.
+Where a test needs comparisons the stored run does not hold (its rounds were all
+flagged), it recomputes them with the runner's own code (loadtests.bench.compare).
+"""
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import shutil
@@ -12,22 +17,30 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import pytest
 
+from loadtests.bench.compare import compare
+from loadtests.common.runfiles import MatrixMeta, MatrixRow, Summary, read_summary
+from loadtests.common.servers import launch
+from loadtests.report import charts
 from loadtests.report import render as report
-from loadtests.report.format import fmt
-from loadtests.report.load import load_run
-from loadtests.report.matrix import normalise_matrix
-from loadtests.robustness.cases import BY_NAME, CASES
+from loadtests.report.format import DASH, TIMES, fmt
+from loadtests.report.load import figure, load_run
+from loadtests.robustness.cases import BY_NAME
+from loadtests.robustness.matrix import run_matrix, write_matrix
+from loadtests.targets import get_target
 
 FIXTURE = Path(__file__).parent / "data" / "report_fixture"
-SECTIONS = ("verdict", "charts", "invalid", "warnings", "method")
-CHARTS = ("throughput", "latency", "decomposition", "grid", "error_path")
+SECTIONS = ("verdict", "charts", "invalid", "claims", "warnings", "method")
+CHARTS = ("throughput", "latency", "sustainable", "decomposition", "grid", "error_path")
 
 
-def copy_fixture(dest: Path) -> Path:
-    """Copy the stored run folder to dest and return it."""
+def copy_fixture(dest: Path, matrix: bool = True) -> Path:
+    """Copy the stored run folder to dest (without its matrix file unless asked) and return it."""
     shutil.copytree(FIXTURE, dest)
+    if not matrix:
+        (dest / "invalid_matrix.json").unlink()
     return dest
 
 
@@ -37,8 +50,22 @@ def load_summary(run: Path) -> dict[str, Any]:
 
 
 def save_summary(run: Path, summary: dict[str, Any]) -> None:
-    """Write a run folder's summary.json."""
+    """Write a run folder's summary.json (checked against the model, as the runner writes it)."""
+    Summary.model_validate(summary)
     (run / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+
+
+def recompare(run: Path, flagged: dict[int, list[str]]) -> dict[str, Any]:
+    """Set each round's flags and recompute the comparisons with the runner's code."""
+    summary = load_summary(run)
+    for info in summary["rounds"]:
+        info["flags"] = flagged.get(info["round"], [])
+    save_summary(run, summary)
+    model = read_summary(run)
+    model.comparisons = compare(model.targets, model.pairs, set(flagged))
+    summary = model.dump()
+    save_summary(run, summary)
+    return summary
 
 
 @pytest.fixture(scope="module")
@@ -49,20 +76,29 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
     return run, html.read_text(encoding="utf-8"), md.read_text(encoding="utf-8")
 
 
+@pytest.fixture(scope="module")
+def unflagged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    """Render the fixture with no round flagged and its comparisons recomputed."""
+    run = copy_fixture(tmp_path_factory.mktemp("report") / "run", matrix=False)
+    recompare(run, {})
+    html, md = report.render(run)
+    return run, html.read_text(encoding="utf-8"), md.read_text(encoding="utf-8")
+
+
 class Figures(HTMLParser):
-    """Collect (data-figure, data-unit, shown text) of every tagged cell of a page."""
+    """Collect (data-figure, data-unit, shown text, class) of every tagged cell of a page."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.cells: list[tuple[str, str, str]] = []
-        self._open: list[tuple[str, str]] = []
+        self.cells: list[tuple[str, str, str, str]] = []
+        self._open: list[tuple[str, str, str]] = []
         self._value: list[str] | None = None
-        self._depth = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         found = dict(attrs)
         if found.get("data-figure"):
-            self._open.append((found["data-figure"] or "", found.get("data-unit") or ""))
+            key, unit = found["data-figure"] or "", found.get("data-unit") or ""
+            self._open.append((key, unit, found.get("class") or ""))
         if tag == "span" and found.get("class") == "v" and self._open:
             self._value = []
 
@@ -72,97 +108,66 @@ class Figures(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "span" and self._value is not None:
-            key, unit = self._open.pop()
-            self.cells.append((key, unit, "".join(self._value)))
+            key, unit, klass = self._open.pop()
+            self.cells.append((key, unit, "".join(self._value), klass))
             self._value = None
 
 
-def figures_of(html: str) -> list[tuple[str, str, str]]:
+def figures_of(html: str) -> list[tuple[str, str, str, str]]:
     """Return the tagged figures of a rendered page."""
     parser = Figures()
     parser.feed(html)
     return parser.cells
 
 
+def section(html: str, name: str) -> str:
+    """Return one section of the rendered HTML, entities decoded."""
+    return unescape(html.split(f'data-section="{name}"', 1)[1].split("</section>", 1)[0])
+
+
 # --- the expected figures, computed here from the raw files ---------------------------
 
 
-def fixed_80(target: dict[str, Any]) -> dict[str, Any]:
-    """Return a target's fixed-rate phase at 80 % of its peak."""
-    return next(p for p in target["fixed_rate"] if abs(p["fraction"] - 0.8) < 1e-9)
-
-
-def walk(target: dict[str, Any], path: str) -> Any:
-    """Follow a dotted path (``fixed_rate@80``, list indices) into a target's summary."""
-    node: Any = target
+def walk(node: Any, path: str) -> Any:
+    """Follow a dotted path (list indices included) into a summary's target."""
     for part in path.split("."):
-        if part == "fixed_rate@80":
-            node = fixed_80(node)
-        elif isinstance(node, list):
-            node = node[int(part)]
-        else:
-            node = node[part]
+        node = node[int(part)] if isinstance(node, list) else node[part]
     return node
 
 
-def rows_of(run: Path) -> list[dict[str, str]]:
-    """Return phases.csv of a run folder."""
-    with (run / "phases.csv").open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
-def per_repeat(run: Path, summary: dict[str, Any], target: str, figure: str) -> dict[str, float]:
-    """Return a pair figure's value per repeat of one target, from phases.csv."""
-    rows = [r for r in rows_of(run) if r["target"] == target]
-    out: dict[str, float] = {}
-    if figure == "rps":
-        for row in (r for r in rows if r["section"] == "sweep"):
-            out[row["repeat"]] = max(out.get(row["repeat"], 0.0), float(row["rps"]))
-        return out
-    phase = fixed_80(summary["targets"][target])["phase"]
-    for row in (r for r in rows if r["phase"] == phase):
-        cpu = float(row["server_cpu_pct"]) / 100 / float(row["rps"]) * 1e6
-        out[row["repeat"]] = cpu if figure == "cpu" else float(row["p99_ms"])
-    return out
-
-
-PAIR_TARGETS = {
-    "default": ("fastapi", "flask"),
-    "granian": ("fastapi-granian", "flask-granian"),
-    "async": ("fastapi-async", "flask"),
-    "flask_server": ("flask-granian", "flask"),
-    "fastapi_server": ("fastapi-granian", "fastapi"),
-    "handler": ("fastapi-async", "fastapi"),
-    "validation": ("flask", "flask-seed"),
-}
-
-
-def expected(run: Path, summary: dict[str, Any], key: str) -> float | None:
-    """Return the figure a report key names, computed independently of the report code."""
+def expected(summary: dict[str, Any], key: str) -> tuple[float | None, bool]:
+    """Return the figure a report key names and whether it is valid, from summary.json."""
     head, _, path = key.partition(".")
-    if head == "pair":
-        name, figure = path.split(".")
-        num, den = PAIR_TARGETS[name]
-        a, b = per_repeat(run, summary, num, figure), per_repeat(run, summary, den, figure)
-        return statistics.median(a[r] / b[r] for r in sorted(a) if r in b)
+    if head == "comparison":
+        pair, figure = path.split(".")
+        found = [c for c in summary["comparisons"] if c["pair"] == pair and c["figure"] == figure]
+        assert len(found) <= 1, key
+        return (found[0]["median"] if found else None), True
     target = summary["targets"][head]
     if path == "derived.cpu_us_per_request":
-        phase = fixed_80(target)
-        return phase["server_cpu_pct"] / 100 / phase["rps"] * 1e6
+        values = [r["cpu_us_per_request"] for r in target["rounds"]]
+        values = [v for v in values if v is not None]
+        return (statistics.median(values) if values else None), True
     if path == "derived.peak_rss_mb":
-        phases = [*target["sweep"], target["controls"]["health"], *target["fixed_rate"]]
-        return max(p["server_rss_mb"] for p in [*phases, target["invalid_mix"]])
+        controls = target["controls"]
+        phases = [*target["sweep"], target["peak"], controls["health"], controls["noop"]]
+        phases += [target["wrk"], target["invalid_mix"]]
+        return max(p["server_rss_mb"] for p in phases if p and p["server_rss_mb"]), True
     if path == "derived.bad_5xx":
         by_case = target["invalid_mix"]["by_case"]
-        return sum(
-            n
-            for case, statuses in by_case.items()
-            if case != "valid"
-            for status, n in statuses.items()
-            if status.startswith("5")
-        )
+        return float(
+            sum(
+                n
+                for case, statuses in by_case.items()
+                if case != "valid"
+                for status, n in statuses.items()
+                if status.startswith("5")
+            )
+        ), True
     value = walk(target, path)
-    return None if value is None else float(value)
+    parent = walk(target, path.rpartition(".")[0]) if "." in path else target
+    valid = parent.get("valid", True) if isinstance(parent, dict) else True
+    return (None if value is None else float(value)), valid
 
 
 # --- tests ----------------------------------------------------------------------------
@@ -172,128 +177,272 @@ def test_every_section_is_present_in_order(rendered: tuple[Path, str, str]) -> N
     _, html, md = rendered
     positions = [html.index(f'data-section="{name}"') for name in SECTIONS]
     assert positions == sorted(positions)
-    headings = [md.index(f"## {i}. ") for i in range(1, 6)]
+    headings = [md.index(f"## {i}. ") for i in range(1, 7)]
     assert headings == sorted(headings)
-    for words in ("Verdict", "Charts", "Invalid input", "Warnings", "Method and environment"):
+    words_of = ("Verdict", "Charts", "Invalid input", "claims, checked", "Warnings", "Method")
+    for words in words_of:
         assert words in md
 
 
-def test_every_figure_equals_summary(rendered: tuple[Path, str, str]) -> None:
-    run, html, _ = rendered
+@pytest.mark.parametrize("which", ["rendered", "unflagged"])
+def test_every_figure_equals_the_run_files(which: str, request: pytest.FixtureRequest) -> None:
+    run, html, _ = request.getfixturevalue(which)
     summary = load_summary(run)
-    cells = figures_of(html)
+    # The claims section has figures of its own (tests/test_claims.py checks them).
+    cells = figures_of(re.sub(r'<section id="claims".*?</section>', "", html, flags=re.S))
     assert len(cells) > 100
-    for key, unit, text in cells:
-        assert text == fmt(expected(run, summary, key), unit), key
+    greyed = 0
+    for key, unit, text, klass in cells:
+        value, valid = expected(summary, key)
+        assert text.removeprefix("≥") == fmt(value, unit), key
+        if value is not None:
+            assert ("invalid" in klass.split()) == (not valid), key
+            greyed += not valid
+    assert greyed, "the stored run has invalid ladder points: they must show greyed"
 
 
-def test_headline_has_every_target_and_column(rendered: tuple[Path, str, str]) -> None:
+def test_headline_columns(rendered: tuple[Path, str, str]) -> None:
     run, html, md = rendered
     summary = load_summary(run)
-    keys = {key for key, _, _ in figures_of(html)}
-    for name in summary["targets"]:
-        for column in ("peak.rps", "fixed_rate@80.p50_ms", "fixed_rate@80.p99_ms"):
+    keys = {key for key, *_ in figures_of(section(html, "verdict"))}
+    for name, target in summary["targets"].items():
+        for column in ("peak.rps", "wrk.rps", "sustainable_rps.median", "invalid_mix.error_rate"):
             assert f"{name}.{column}" in keys
         for derived in ("cpu_us_per_request", "peak_rss_mb", "bad_5xx"):
             assert f"{name}.derived.{derived}" in keys
-        peak = fmt(summary["targets"][name]["peak"]["rps"], "rps")
+        assert any(k.startswith(f"{name}.latency_curve.") for k in keys), name
+        peak = fmt(target["peak"]["rps"], "rps")
         assert re.search(rf"\| `{re.escape(name)}` \| [^\n]*\| {re.escape(peak)} ", md), name
-    for pair in ("default", "granian", "async"):
-        assert f"pair.{pair}.rps" in keys
+    assert "at 80 %" not in html
+    assert "fixed_rate" not in html
 
 
-def test_verdict_is_computed_from_the_figures(tmp_path: Path) -> None:
-    run = copy_fixture(tmp_path / "run")
-    (run / "phases.csv").unlink()  # ratios then come from the summary's medians
+def test_sustainable_lower_bound_and_interval(tmp_path: Path) -> None:
+    run = copy_fixture(tmp_path / "run", matrix=False)
     summary = load_summary(run)
-    for name in ("fastapi", "fastapi-granian"):
-        summary["targets"][name]["peak"]["rps"] = 3000.0
-        summary["targets"][name]["peak"]["spread"]["rps"] = [2900.0, 3100.0]
+    values = {1: 1500.0, 2: 1500.0, 3: 1687.5}  # as the runner would record a search's result
+    summary["targets"]["fastapi-async"]["sustainable_rps"].update(
+        median=1500.0, low=1500.0, high=1687.5, rounds=3, values=values, at_least=True
+    )
     save_summary(run, summary)
-    html, md = report.render(run)
-    text = md.read_text(encoding="utf-8")
+    html = report.render(run)[0].read_text(encoding="utf-8")
+    assert "<svg" in html.split('data-chart="sustainable"', 1)[1].split("</figure>", 1)[0]
+    with plt.rc_context(charts.STYLE):  # type: ignore[arg-type]
+        fig = charts.sustainable(load_run(run), [])
+    ax = fig.axes[0]
+    (bar,) = ax.patches  # one target with a sustainable throughput: one bar
+    assert bar.get_height() == 1500.0
+    assert bar.get_hatch() == "//"  # a lower bound
+    caps = [line for line in ax.lines if list(line.get_marker() or "") == ["^"]]
+    assert caps, "an open-ended marker for the lower bound"
+    plt.close(fig)
+    row = html.split('data-figure="fastapi-async.sustainable_rps.median"', 1)[1].split("</td>")[0]
+    assert ">≥1,500<" in row
+    assert f"1,500{DASH}1,688" in row
+
+
+def test_comparisons_come_from_the_run(unflagged: tuple[Path, str, str]) -> None:
+    run, html, _ = unflagged
+    summary = load_summary(run)
+    verdict = section(html, "verdict").split("<h3>", 1)[0]
+    default = next(
+        c for c in summary["comparisons"] if c["pair"] == "default" and c["figure"] == "throughput"
+    )
+    assert default["sentence"] in verdict
+    assert default["source"] in verdict
+    for comp in summary["comparisons"]:
+        cell = html.split(f'data-figure="comparison.{comp["pair"]}.{comp["figure"]}"', 1)
+        if len(cell) == 1:
+            continue  # a pair of a kind the tables do not show
+        text = cell[1].split("</td>", 1)[0]
+        assert f'<span class="word">{comp["word"]}</span>' in text
+        if comp["low"] is not None:
+            assert f"{comp['low']:.2f}{DASH}{comp['high']:.2f}" in text
+    assert "No round was flagged: all 3 rounds count" in verdict
+
+
+def test_an_interval_straddling_one_is_undecided(unflagged: tuple[Path, str, str]) -> None:
+    run, html, _ = unflagged
+    summary = load_summary(run)
+    straddling = [
+        c
+        for c in summary["comparisons"]
+        if c["low"] is not None and c["low"] < 1 < c["high"] and c["pair"] in ("default", "granian")
+    ]
+    assert straddling, "the stored run no longer has an interval across 1"
+    for comp in straddling:
+        assert comp["word"] == "undecided"
+        cell = html.split(f'data-figure="comparison.{comp["pair"]}.{comp["figure"]}"', 1)[1]
+        assert '<span class="word">undecided</span>' in cell.split("</td>", 1)[0]
+    with_rounds = [c for c in summary["comparisons"] if c["rounds_needed"]]
+    assert with_rounds
+    text = unescape(html)
+    for comp in with_rounds:
+        assert f"about {comp['rounds_needed']} rounds would likely settle it" in comp["sentence"]
+        assert comp["sentence"] not in text or "would likely settle it" in text
+    # No sentence of the verdict states a difference its interval does not support.
+    verdict = section(html, "verdict").split("<h3>", 1)[0]
+    for comp in summary["comparisons"]:
+        if comp["sentence"] in verdict and comp["word"] in ("faster", "slower"):
+            assert not comp["low"] <= 1 <= comp["high"]
+    # An undecided comparison's sentence carries its rounds-needed text into the verdict.
+    granian = next(
+        c for c in summary["comparisons"] if c["pair"] == "default" and c["figure"] == "throughput"
+    )
+    assert granian["sentence"] in verdict
+
+
+def test_flagged_rounds_are_shown_and_left_out(rendered: tuple[Path, str, str]) -> None:
+    run, html, md = rendered
+    summary = load_summary(run)
+    flagged = [r for r in summary["rounds"] if r["flags"]]
+    assert flagged, "the stored run's rounds were flagged (a busy machine): keep one flagged"
+    rounds = html.split('id="rounds"', 1)[1].split("</table>", 1)[0]
+    for info in summary["rounds"]:
+        row = unescape(rounds.split(f'data-round="{info["round"]}"', 1)[1].split("</tr>", 1)[0])
+        assert fmt(info["calibration_before"]["best_ms"], "ms") in row
+        assert fmt(info["calibration_after"]["best_ms"], "ms") in row
+        assert f"{info['drift'] * 100:+.1f} %" in row
+        for flag in info["flags"]:
+            assert flag in row
+            assert "left out of the verdict" in row
+    verdict = section(html, "verdict").split("<h3>", 1)[0]
+    assert "Flagged and left out of this verdict" in verdict
+    for info in flagged:
+        assert f"round {info['round']} ({'; '.join(info['flags'])})" in verdict
+    assert "| round | wall s | calibration before, ms |" in md
+    warnings = section(html, "warnings")
+    assert "Flagged rounds, left out of every verdict" in warnings
+    cal = summary["calibration"]
+    assert f"{fmt(cal['best_ms'], 'ms')} ms best" in section(html, "method")
+
+
+def test_one_flagged_round_is_left_out_of_the_comparisons(tmp_path: Path) -> None:
+    run = copy_fixture(tmp_path / "run", matrix=False)
+    flag = "steal time 9.0 % of a core during the round (limit 5 %)"
+    summary = recompare(run, {2: [flag]})
+    text = report.render(run)[1].read_text(encoding="utf-8")
     verdict = text.split("## 1. Verdict", 1)[1].split("###", 1)[0]
-    flask_rps = fmt(summary["targets"]["flask"]["peak"]["rps"], "rps")
-    assert "FastAPI (uvicorn, def) served" in verdict
-    assert f"(3,000 vs {flask_rps} req/s" in verdict
-    assert "Under the same server (granian), FastAPI (granian, def) served" in verdict
-    assert "5xx to" in verdict  # the seed target's answers to bad input
-    assert html.read_text(encoding="utf-8").count("<svg") == len(CHARTS)
+    said = f"Flagged and left out of this verdict: round 2 ({flag}); 2 of 3 rounds count."
+    assert said in verdict
+    for comp in summary["comparisons"]:
+        assert comp["left_out"]["2"].startswith("flagged")
+        assert "2" not in comp["ratios"]
 
 
-def test_one_repeat_and_a_bound_level_are_flagged(tmp_path: Path) -> None:
-    run = copy_fixture(tmp_path / "run")
-    (run / "phases.csv").unlink()
+def test_an_invalid_peak_is_greyed_and_never_in_the_verdict(tmp_path: Path) -> None:
+    run = copy_fixture(tmp_path / "run", matrix=False)
     summary = load_summary(run)
-    summary["settings"]["repeats"] = 1
-    for target in summary["targets"].values():
-        target["peak"]["repeats"] = 1
-    summary["targets"]["flask"]["sweep"][-1]["load_generator_bound"] = True
-    summary["targets"]["flask"]["peak"]["load_generator_bound"] = True
+    flask = summary["targets"]["flask"]
+    reason = "load generator at 93 % of a core (limit 70 %)"
+    flask["peak"].update(valid=False, invalid_reason=reason)
+    for figures in flask["rounds"]:
+        figures["locust_valid"] = False
     save_summary(run, summary)
-    html, md = report.render(run)
-    text = md.read_text(encoding="utf-8")
-    assert "one repeat, no spread measured" in text
-    assert "one repeat: no spread measured" in text
-    assert "**Load-generator-bound figures** (1)" in text
-    assert "flask, sweep-c32: Locust at " in text
-    assert "LG-bound" in html.read_text(encoding="utf-8")
+    summary = recompare(run, {})
+    html = report.render(run)[0].read_text(encoding="utf-8")
+    cell = html.split('data-figure="flask.peak.rps"', 1)
+    assert 'class="num invalid"' in cell[0].rsplit("<td", 1)[1]
+    assert reason in cell[1].split(">", 1)[0] or reason in unescape(cell[0].rsplit("<td", 1)[1])
+    verdict = section(html, "verdict").split("<h3>", 1)[0]
+    assert fmt(flask["peak"]["rps"], "rps") not in verdict
+    default = next(
+        c for c in summary["comparisons"] if c["pair"] == "default" and c["figure"] == "throughput"
+    )
+    assert default["source"].startswith("wrk")
+    assert "Locust's peak could not be measured validly" in verdict
+    assert default["source"] in verdict
+    assert f"flask, {flask['peak']['phase']}: {reason}" in section(html, "warnings")
 
 
-def test_invalid_matrix_absent_is_said(rendered: tuple[Path, str, str]) -> None:
-    _, html, md = rendered
+def test_charts_latency_and_sustainable(rendered: tuple[Path, str, str]) -> None:
+    run, html, md = rendered
+    summary = load_summary(run)
+    with plt.rc_context(charts.STYLE):  # type: ignore[arg-type]
+        fig = charts.latency(load_run(run), [])
+    assert len(fig.axes) == 3  # p50, p99, p99.9
+    for ax in fig.axes:
+        assert ax.get_yscale() == "log"
+        by_label = {line.get_label(): line for line in ax.lines}
+        for name, target in summary["targets"].items():
+            line = by_label[name]
+            assert line.get_color() == target["colour"]
+            xs = sorted(p["offered_rps"] for p in target["latency_curve"])
+            assert list(line.get_xdata()) == xs
+        bound = by_label[f"latency bound (p99 ≤ {summary['settings']['slo_ms']:g} ms)"]
+        assert set(bound.get_ydata()) == {summary["settings"]["slo_ms"]}
+        assert "invalid (greyed)" in by_label or ax is not fig.axes[0]
+    plt.close(fig)
+    for name in ("latency", "sustainable"):
+        figure = html.split(f'data-chart="{name}"', 1)[1].split("</figure>", 1)[0]
+        assert "<svg" in figure
+        assert (run / "charts" / f"{name}.png").stat().st_size > 1000
+        assert f"(charts/{name}.png)" in md
+    assert "Latency against offered rate" in html
+    assert "Sustainable throughput" in html
+
+
+def test_invalid_matrix_absent_is_said(tmp_path: Path) -> None:
+    run = copy_fixture(tmp_path / "run", matrix=False)
+    html_path, md_path = report.render(run)
+    html, md = html_path.read_text(encoding="utf-8"), md_path.read_text(encoding="utf-8")
     assert 'id="matrix-missing"' in html
     assert "not measured in this run" in html
     assert "not measured in this run" in md
-    # the statuses seen under load still show the seed target's crashes
-    assert re.search(r'class="s5xx dev" data-target="flask-seed" data-status="500"', html)
+    # the statuses seen under load still show the article handler's crashes
+    assert re.search(r'class="s5xx dev" data-target="article-flask" data-status="500"', html)
 
 
-def write_matrix(run: Path) -> list[dict[str, Any]]:
-    """Write an invalid_matrix.json: the seed crashes on strings, the rest follow the catalogue."""
-    targets = list(load_summary(run)["targets"])
-    rows = []
-    for case in CASES:
-        for target in targets:
-            crashed = target == "flask-seed" and case.group == "type_string"
-            rows.append(
-                {
-                    "case": case.name,
-                    "target": target,
-                    "status": 500 if crashed else case.expected_status,
-                    "shape_ok": not crashed,
-                    "field_named": not crashed,
-                    "latency_ms": 1.5,
-                }
-            )
-    (run / "invalid_matrix.json").write_text(json.dumps({"rows": rows}), encoding="utf-8")
+def test_invalid_matrix_of_the_run_is_rendered(rendered: tuple[Path, str, str]) -> None:
+    _, html, _ = rendered
+    assert 'id="matrix-missing"' not in html
+    assert "Across the invalid-input catalogue: " in section(html, "verdict")
+
+
+MATRIX_CASES = ("persons_age_string", "gender_null", "empty_body", "duplicate_key_last_valid")
+
+
+@pytest.fixture(scope="module")
+def measured_matrix(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[MatrixRow]:
+    """Run a few catalogue cases against real flask-seed and flask servers (the matrix code)."""
+    rows: list[MatrixRow] = []
+    logs = tmp_path_factory.mktemp("matrix-logs")
+    for name in ("flask-seed", "flask"):
+        proc, url = launch(get_target(name), cores=None, log_path=logs / f"{name}.log")
+        try:
+            rows += run_matrix(url, name, proc.pid, [BY_NAME[c] for c in MATRIX_CASES])
+        finally:
+            proc.stop()
     return rows
 
 
-def test_invalid_matrix_present_is_rendered(tmp_path: Path) -> None:
-    run = copy_fixture(tmp_path / "run")
-    write_matrix(run)
+@pytest.mark.integration
+def test_invalid_matrix_present_is_rendered(
+    tmp_path: Path, measured_matrix: list[MatrixRow]
+) -> None:
+    """A matrix file written by the matrix code shows its marks on flask-seed's rows."""
+    run = copy_fixture(tmp_path / "run", matrix=False)
+    write_matrix(measured_matrix, run, MatrixMeta(run_id=run.name, cases=len(MATRIX_CASES)))
     html_path, md_path = report.render(run)
     html, md = html_path.read_text(encoding="utf-8"), md_path.read_text(encoding="utf-8")
-    assert "not measured in this run" not in html
-    strings = sum(1 for c in CASES if c.group == "type_string")
-    assert html.count('data-target="flask-seed" data-status="500"') == 2 * strings  # both tables
-    assert "✗shape" in html
-    assert f"flask-seed {len(CASES) - strings}/{len(CASES)} as catalogued, {strings} 5xx" in md
-    assert f"`flask` | {len(CASES)} | {len(CASES)} | 0 |" in md
-
-
-def test_matrix_reader_accepts_nested_and_csv_shapes() -> None:
-    case = CASES[0].name
-    nested = normalise_matrix({"flask": {case: {"status_code": 422, "contract_ok": True}}})
-    assert nested[0]["target"] == "flask"
-    assert nested[0]["status"] == 422
-    assert nested[0]["expected"] == BY_NAME[case].expected_status
-    assert nested[0]["shape_ok"] is True
-    flat = normalise_matrix([{"case": case, "target": "x", "status": "500", "latency_us": "900"}])
-    assert flat[0]["status"] == 500
-    assert flat[0]["latency_ms"] == pytest.approx(0.9)
-    assert normalise_matrix({"schema": "x"}) == []
+    assert "not measured in this run" not in section(html, "invalid")
+    seed = [r for r in measured_matrix if r.target == "flask-seed"]
+    crashed = [r for r in seed if r.status == 500]
+    assert crashed, "the article's handler no longer crashes on a string"
+    assert all(not r.contract_shape for r in crashed)  # its 500 page is HTML, not the contract
+    # Each crashed case: a 500 cell with the shape and field marks, in both tables.
+    cells = re.findall(
+        r'data-target="flask-seed" data-status="500"[^>]*>500((?: <span class="x">✗\w+</span>)*)',
+        html,
+    )
+    assert len(cells) == 2 * len(crashed)
+    assert all("✗shape" in c and "✗field" in c for c in cells)
+    assert "✗shape" not in html.split('data-target="flask"', 1)[1].split("</tr>", 1)[0]
+    for row in crashed:
+        assert re.search(rf"\| `{row.case}` \|[^\n]*\*\*500\*\* ✗shape ✗field", md), row.case
+    errors = len(crashed)
+    ok = sum(1 for r in seed if r.status == r.expected_status)
+    assert f"flask-seed {ok}/{len(seed)} as catalogued, {errors} 5xx" in md
 
 
 def test_html_is_self_contained(rendered: tuple[Path, str, str]) -> None:
@@ -312,40 +461,73 @@ def test_html_is_self_contained(rendered: tuple[Path, str, str]) -> None:
 def test_warnings_list_what_the_reader_must_see(rendered: tuple[Path, str, str]) -> None:
     run, html, _ = rendered
     summary = load_summary(run)
-    section = unescape(html.split('data-section="warnings"', 1)[1].split("</section>", 1)[0])
-    assert "Wide spread between repeats" in section
+    warnings = section(html, "warnings")
+    assert "Invalid figures (load generator without headroom)" in warnings
+    for name, target in summary["targets"].items():
+        bad = [p for p in target["latency_curve"] if not p["valid"]]
+        if bad:
+            assert f"{name}, ladder at {fmt(bad[0]['offered_rps'], 'rps')}" in warnings
+    assert "Wide spread over rounds" in warnings
     off = [n for n, t in summary["targets"].items() if abs(t["locust_vs_wrk"] - 1) > 0.10]
-    assert off
     for name in off:
-        assert f"{name}: Locust's peak" in section
-    if summary["settings"]["quick"]:
-        assert "quick run" in section
+        assert f"{name}: Locust's peak" in warnings
+    assert "round 1 left out of the verdicts" not in warnings  # said once, in its group
 
 
-def test_method_names_machine_model_and_command(rendered: tuple[Path, str, str]) -> None:
+def test_method_explains_rounds_and_names_machine_model_and_command(
+    rendered: tuple[Path, str, str],
+) -> None:
     run, html, md = rendered
     summary = load_summary(run)
     env, settings = summary["environment"], summary["settings"]
-    section = md.split("## 5. Method and environment", 1)[1]
-    assert env["cpu_model"] in section
-    assert f"{env['model']['held_out_roc_auc']:.4f}" in section
-    assert "python -m loadtests.bench --targets " + ",".join(settings["targets"]) in section
-    assert f"--repeats {settings['repeats']}" in section
-    assert "python -m shared_model.train" in section
+    text = md.split("## 6. Method and environment", 1)[1]
+    assert env["cpu_model"] in text
+    assert f"{env['model']['held_out_roc_auc']:.4f}" in text
+    assert "python -m loadtests.bench --targets " + ",".join(settings["targets"]) in text
+    assert f"--rounds {settings['rounds']}" in text
+    assert "python -m shared_model.train" in text
+    method = section(html, "method")
+    for words in (
+        "Rounds",
+        "Pairing",
+        "Bootstrap interval",
+        "Tie band",
+        f"0.95{DASH}1.05",
+        "Validity gate",
+        "above 70 % of its core",
+        "1.0 ms",
+        "Calibration and steal",
+        "Ladder",
+        "Sustainable throughput",
+        "within 5 %",
+        f"10{TIMES} the bound",
+    ):
+        assert words in method, words
+    assert 'data-placeholder="gunicorn"' not in html
+    assert "Why a gunicorn sync worker behaves this way" in md
+    assert "buffering reverse proxy" in method
     assert "CPU µs / req</b> = server CPU %" in html
 
 
 def test_missing_raw_files_and_partial_run_still_render(tmp_path: Path) -> None:
-    run = copy_fixture(tmp_path / "run")
-    shutil.rmtree(run / "hdr")
+    run = copy_fixture(tmp_path / "run", matrix=False)
     (run / "phases.csv").unlink()
     summary = load_summary(run)
     summary["status"] = "interrupted"
     summary["error"] = "Ctrl-C"
     summary["targets"]["fastapi-granian"].update(
-        sweep=[], peak=None, fixed_rate=[], invalid_mix=None, wrk=None, status="partial"
+        sweep=[],
+        peak=None,
+        invalid_mix=None,
+        wrk=None,
+        status="partial",
+        rounds=[],
+        latency_curve=[],
+        sustainable_rps=None,
     )
     summary["benchmarks"] = {}
+    summary["rounds"] = []
+    summary["calibration"] = None
     for target in summary["targets"].values():
         target["decomposition"] = None
     save_summary(run, summary)
@@ -357,12 +539,12 @@ def test_missing_raw_files_and_partial_run_still_render(tmp_path: Path) -> None:
 
 
 def test_compare_shows_each_change(tmp_path: Path) -> None:
-    base = copy_fixture(tmp_path / "base")
-    new = copy_fixture(tmp_path / "new")
+    base = copy_fixture(tmp_path / "base", matrix=False)
+    new = copy_fixture(tmp_path / "new", matrix=False)
     summary = load_summary(new)
     summary["run_id"] = "new-run"
     peak = summary["targets"]["flask"]["peak"]
-    peak["rps"] = round(peak["rps"] * 1.5, 3)
+    peak["rps"] = round(peak["rps"] * 3, 3)
     peak["spread"]["rps"] = [peak["rps"] * 0.99, peak["rps"] * 1.01]
     save_summary(new, summary)
     assert report.main([str(new), "--compare", str(base)]) == 0
@@ -370,18 +552,24 @@ def test_compare_shows_each_change(tmp_path: Path) -> None:
     html = (new / f"compare-{base_id}.html").read_text(encoding="utf-8")
     md = (new / f"compare-{base_id}.md").read_text(encoding="utf-8")
     row = html.split('data-figure="flask.peak.rps"', 1)[1].split("</tr>", 1)[0]
-    assert "+50.0 %" in row
-    assert "outside the spreads" in row
+    assert "+200.0 %" in row
+    assert "outside the ranges" in row
     assert "better" in row
-    assert "| peak req/s | " in md
+    assert 'data-figure="flask.sustainable_rps.median"' in html
+    assert "| peak req/s (Locust) | " in md
+    assert "| sustainable req/s | " in md
     assert "unchanged at this rounding" in md
+    assert "Paired ratios, base → new" in md
 
 
 def test_reference_table_and_splice(tmp_path: Path) -> None:
     run = load_run(FIXTURE)
     block = report.reference_block(run)
-    for name in run.targets:
-        assert f"| `{name}` | {fmt(run.targets[name]['peak']['rps'], 'rps')} |" in block
+    for name, target in run.targets.items():
+        peak = fmt(target["peak"]["rps"], "rps")
+        wrk = fmt(target["wrk"]["rps"], "rps")
+        assert f"| `{name}` | {peak} | {wrk} |" in block
+    assert "sustainable req/s" in block
     assert run.summary["environment"]["cpu_model"] in block
     assert str(run.summary["started_at"])[:10] in block
     text = f"# title\n\nintro\n{report.REFERENCE_START}\nold\n{report.REFERENCE_END}\nafter\n"
@@ -398,6 +586,12 @@ def test_reference_table_and_splice(tmp_path: Path) -> None:
     assert report.main([str(FIXTURE), "--readme", str(readme), "--keep", str(keep)]) == 0
     assert block in readme.read_text(encoding="utf-8")
     assert (keep / "summary.json").read_bytes() == (FIXTURE / "summary.json").read_bytes()
+
+
+def test_lookup_refuses_an_unknown_key() -> None:
+    run = load_run(FIXTURE)
+    with pytest.raises(KeyError, match="fixed_rate"):
+        figure(run, "flask.fixed_rate.0.p99_ms")
 
 
 def test_cli_reports_a_missing_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -36,7 +36,7 @@ def test_report_opens_from_disk_with_no_network(tmp_path: Path) -> None:
             page.on("request", lambda r: requests.append(r.url))
             page.goto(html.resolve().as_uri(), wait_until="load")
             charts = page.locator("figure[data-chart] svg")
-            assert charts.count() == 5
+            assert charts.count() == 6
             for i in range(charts.count()):
                 chart = charts.nth(i)
                 chart.scroll_into_view_if_needed()

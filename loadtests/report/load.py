@@ -1,111 +1,95 @@
 """Read one run folder and derive every figure the report shows.
 
-Nothing here formats or draws: this module turns ``summary.json`` (and, when present,
-``phases.csv`` for per-repeat figures and ``invalid_matrix.json``/``.csv``) into plain
-values the templates and the charts read. Every figure is addressed by a key such as
-``flask.peak.rps`` (a path into ``summary["targets"]``; ``fixed_rate@80`` picks the
-fixed-rate phase at 80 % of peak) or ``flask.derived.cpu_us_per_request`` (computed
-with a formula stated in the method section).
+Nothing here formats or draws: this module loads the run through the run-file models
+(``loadtests.common.runfiles``: ``summary.json``, ``phases.csv``, ``invalid_matrix.json``)
+and turns it into plain values the templates and the charts read. Every figure is
+addressed by a key such as ``flask.peak.rps`` (a path into ``summary["targets"]``) or
+``flask.derived.cpu_us_per_request`` (computed with a formula stated in the method
+section). Contrasts between targets are never computed here: they are the run's
+``Summary.comparisons``, ratios paired within rounds with their bootstrap interval.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loadtests.common.runfiles import (
+    Comparison,
+    Controls,
+    CurvePoint,
+    Decomposition,
+    MatrixFile,
+    OverloadResult,
+    Pair,
+    Phase,
+    PhaseRow,
+    Ratios,
+    RoundFigures,
+    RoundInfo,
+    Sustainable,
+    TargetSummary,
+    read_matrix,
+    read_phases,
+    read_summary,
+)
+from loadtests.robustness.cases import BY_NAME
+
 Data = dict[str, Any]
 
-HEADLINE_FRACTION = 0.8  # latency figures of the headline are taken at 80 % of peak
-SPREAD_WARN_RPS = 0.10  # (max - min) / median over repeats above this: a wide spread
+SPREAD_WARN_RPS = 0.10  # (max - min) / median over rounds above this: a wide spread
 SPREAD_WARN_LATENCY = 0.25
 LOCUST_WRK_TOLERANCE = 0.10
-TIE = 0.05  # a ratio within 5 % of 1 is called a tie even without a spread
-
-
-@dataclass(frozen=True)
-class Pair:
-    """Two targets compared as numerator:denominator, and why they are comparable."""
-
-    name: str
-    numerator: str
-    denominator: str
-    kind: str  # "framework" (FastAPI:Flask) or "other" (server, handler, validation)
-    label: str
-    note: str
-
-
-PAIRS: tuple[Pair, ...] = (
-    Pair(
-        "default",
-        "fastapi",
-        "flask",
-        "framework",
-        "default deployments",
-        "uvicorn vs gunicorn sync: not the same server",
+COMMON_RATE_SHARE = 0.6  # the headline's p99 is read below 60 % of the slowest capacity
+KNOWN_KEYS = frozenset().union(
+    *(
+        m.model_fields
+        for m in (
+            TargetSummary,
+            Phase,
+            Controls,
+            Ratios,
+            Decomposition,
+            OverloadResult,
+            CurvePoint,
+            Sustainable,
+            RoundFigures,
+        )
     ),
-    Pair(
-        "granian",
-        "fastapi-granian",
-        "flask-granian",
-        "framework",
-        "same server (granian)",
-        "same server, def handlers: the framework alone",
-    ),
-    Pair(
-        "async",
-        "fastapi-async",
-        "flask",
-        "framework",
-        "async handler vs Flask",
-        "FastAPI async def (uvicorn) vs Flask (gunicorn sync)",
-    ),
-    Pair(
-        "flask_server",
-        "flask-granian",
-        "flask",
-        "other",
-        "granian : gunicorn (Flask)",
-        "same app, the server alone",
-    ),
-    Pair(
-        "fastapi_server",
-        "fastapi-granian",
-        "fastapi",
-        "other",
-        "granian : uvicorn (FastAPI)",
-        "same app, the server alone",
-    ),
-    Pair(
-        "handler",
-        "fastapi-async",
-        "fastapi",
-        "other",
-        "async def : def (FastAPI, uvicorn)",
-        "thread pool vs event loop",
-    ),
-    Pair(
-        "validation",
-        "flask",
-        "flask-seed",
-        "other",
-        "validated : seed (Flask, gunicorn)",
-        "the cost of validation",
-    ),
+    {"derived"},
 )
 
 
 @dataclass
 class Run:
-    """One run folder, loaded."""
+    """One run folder, loaded through the run-file models (loadtests.common.runfiles)."""
 
     path: Path
-    summary: Data
-    phases: list[dict[str, str]] = field(default_factory=list)
-    matrix: list[Data] | None = None  # invalid_matrix rows, None when not measured
+    summary: Data  # Summary.dump(): only keys the model defines
+    phases: list[PhaseRow] = field(default_factory=list)
+    matrix: MatrixFile | None = None  # None when the run did not measure it
+
+    @property
+    def pairs(self) -> list[Pair]:
+        """Return the comparisons among the run's targets, as summary.json lists them."""
+        return [Pair.model_validate(p) for p in self.summary.get("pairs") or []]
+
+    @property
+    def comparisons(self) -> list[Comparison]:
+        """Return the run's paired comparisons (pair x figure), as the runner computed them."""
+        return [Comparison.model_validate(c) for c in self.summary.get("comparisons") or []]
+
+    @property
+    def rounds(self) -> list[RoundInfo]:
+        """Return the run's rounds with their calibration, noise and flags."""
+        return [RoundInfo.model_validate(r) for r in self.summary.get("rounds") or []]
+
+    @property
+    def excluded_rounds(self) -> list[RoundInfo]:
+        """Return the flagged rounds, which the verdicts leave out."""
+        return [r for r in self.rounds if r.excluded]
 
     @property
     def targets(self) -> dict[str, Data]:
@@ -117,32 +101,22 @@ class Run:
         """Return the run's id (its folder name when the summary has none)."""
         return str(self.summary.get("run_id") or self.path.name)
 
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    if not path.is_file():
-        return []
-    with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+    def comparison(self, pair: str, figure: str) -> Comparison | None:
+        """Return the comparison of one pair on one figure (None when not measured)."""
+        return next((c for c in self.comparisons if c.pair == pair and c.figure == figure), None)
 
 
 def load_run(path: Path) -> Run:
-    """Load summary.json and the small raw files of a run folder."""
+    """Load summary.json, phases.csv and invalid_matrix.json of a run folder."""
     path = Path(path)
-    summary_path = path / "summary.json"
-    if not summary_path.is_file():
-        raise FileNotFoundError(f"{summary_path} not found: is {path} a bench run folder?")
-    summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    files = summary.get("files") or {}
-    phases = read_csv(path / files.get("phases_csv", "phases.csv"))
-    from loadtests.report.matrix import load_matrix  # imported here: it builds on this module
-
-    return Run(path, summary, phases, load_matrix(path))
+    return Run(path, read_summary(path).dump(), read_phases(path), read_matrix(path))
 
 
 # --- figures by key -------------------------------------------------------------------
 
 
 def number(value: Any) -> float | None:
+    """Return value as a float, None when it is no figure (None, a flag, NaN, text)."""
     if isinstance(value, bool) or value is None:
         return None
     try:
@@ -152,45 +126,30 @@ def number(value: Any) -> float | None:
     return out if out == out else None  # NaN is no figure
 
 
-def fixed_at(target: Data, fraction: float = HEADLINE_FRACTION) -> Data | None:
-    """Return the fixed-rate phase closest to fraction of peak (None when there is none)."""
-    phases = [p for p in target.get("fixed_rate") or [] if p and p.get("fraction") is not None]
-    if not phases:
-        return None
-    best = min(phases, key=lambda p: abs(float(p["fraction"]) - fraction))
-    return best if abs(float(best["fraction"]) - fraction) < 0.05 else None
-
-
 def lookup(target: Data, path: str) -> Any:
-    """Return the value at a dotted path of a target (``fixed_rate@80.p99_ms``)."""
+    """Return the value at a dotted path of a target (``latency_curve.2.p99_ms``).
+
+    A name that no run-file model defines is an error, not a silent None: a reader cannot
+    ask for a key that nothing writes.
+    """
     node: Any = target
     for part in path.split("."):
+        if not (part.isdigit() or part in KNOWN_KEYS):
+            raise KeyError(f"{part!r} (in {path!r}) is no field of summary.json's targets")
         if node is None:
             return None
-        if part.startswith("fixed_rate@"):
-            node = fixed_at(node, float(part.split("@", 1)[1]) / 100)
-        elif isinstance(node, list):
+        if isinstance(node, list):
             node = node[int(part)] if part.isdigit() and int(part) < len(node) else None
         else:
             node = node.get(part)
     return node
 
 
-def cpu_us_per_request(phase: Data | None) -> float | None:
-    """Return server CPU microseconds per answered request: cpu_pct / 100 / rps x 1e6."""
-    if not phase:
-        return None
-    cpu, rps = number(phase.get("server_cpu_pct")), number(phase.get("rps"))
-    if cpu is None or not rps:
-        return None
-    return cpu / 100.0 / rps * 1e6
-
-
 def all_phases(target: Data) -> list[Data]:
-    """Return every measured phase of the served model (sweep, controls, fixed, mix)."""
+    """Return every closed-loop phase of a target (sweep, peak, controls, wrk, mix)."""
     controls = target.get("controls") or {}
-    out = [*(target.get("sweep") or []), controls.get("health")]
-    out += [*(target.get("fixed_rate") or []), target.get("invalid_mix")]
+    out = [*(target.get("sweep") or []), target.get("peak"), controls.get("health")]
+    out += [controls.get("noop"), target.get("wrk"), target.get("invalid_mix")]
     return [p for p in out if p]
 
 
@@ -201,15 +160,20 @@ def peak_rss_mb(target: Data) -> float | None:
     return max(present) if present else None
 
 
-def cpu_phase(target: Data) -> Data | None:
-    """Return the phase the CPU-per-request figure comes from: 80 % of peak, else the peak."""
-    return fixed_at(target) or target.get("peak")
+def round_values(target: Data, key: str) -> list[float]:
+    """Return one RoundFigures figure of a target over its rounds (rounds without it skipped)."""
+    values = [number(r.get(key)) for r in target.get("rounds") or []]
+    return [v for v in values if v is not None]
+
+
+def cpu_us_per_request(target: Data) -> float | None:
+    """Return the median over rounds of server CPU µs per answered request (at wrk's peak)."""
+    values = round_values(target, "cpu_us_per_request")
+    return statistics.median(values) if values else None
 
 
 def bad_input(target: Data) -> Data:
     """Count the bad bodies of the invalid mix by outcome, from its by_case counts."""
-    from loadtests.robustness.cases import BY_NAME
-
     by_case = (target.get("invalid_mix") or {}).get("by_case") or {}
     sent = as_expected = server_errors = 0
     for case, statuses in by_case.items():
@@ -228,7 +192,7 @@ def bad_input(target: Data) -> Data:
 def derived(target: Data, name: str) -> float | None:
     """Return one derived figure of a target by name (see the method section)."""
     if name == "cpu_us_per_request":
-        return cpu_us_per_request(cpu_phase(target))
+        return cpu_us_per_request(target)
     if name == "peak_rss_mb":
         return peak_rss_mb(target)
     if name in ("bad_sent", "bad_as_expected", "bad_5xx"):
@@ -249,11 +213,63 @@ def figure(run: Run, key: str) -> float | None:
     return number(lookup(target, path))
 
 
-# --- repeats and spreads --------------------------------------------------------------
+def validity(run: Run, key: str) -> str | None:
+    """Return why the figure a key names is invalid (None: valid, or no validity applies).
+
+    The figure's own phase or curve point says: ``valid`` False with its ``invalid_reason``.
+    """
+    target_name, _, path = key.partition(".")
+    target = run.targets.get(target_name) or {}
+    if path.startswith("derived.") or "." not in path:
+        return None
+    parent = lookup(target, path.rpartition(".")[0])
+    if not isinstance(parent, dict) or parent.get("valid", True):
+        return None
+    return str(parent.get("invalid_reason") or "load generator without headroom")
+
+
+# --- the latency curve ----------------------------------------------------------------
+
+
+def common_rate(run: Run) -> float | None:
+    """Return the ladder rate the headline reads p99 at: the highest rate every target
+    measured validly in its curve, below 60 % of the slowest sustainable throughput
+    (before a queue forms); else the lowest such rate; None when the targets share none."""
+    curves = [t.get("latency_curve") or [] for t in run.targets.values()]
+    curves = [c for c in curves if c]
+    if not curves:
+        return None
+    shared = set.intersection(
+        *(
+            {float(p["offered_rps"]) for p in c if p.get("valid") and p.get("p99_ms")}
+            for c in curves
+        )
+    )
+    if not shared:
+        return None
+    capacities = [
+        number((t.get("sustainable_rps") or {}).get("median")) for t in run.targets.values()
+    ]
+    known = [c for c in capacities if c]
+    below = [r for r in shared if known and r <= COMMON_RATE_SHARE * min(known)]
+    return max(below) if below else min(shared)
+
+
+def curve_index(target: Data, rate: float | None) -> int | None:
+    """Return the index of a rate in a target's curve (its lowest point when rate is None)."""
+    curve = target.get("latency_curve") or []
+    if not curve:
+        return None
+    if rate is None:
+        return min(range(len(curve)), key=lambda i: float(curve[i]["offered_rps"]))
+    return next((i for i, p in enumerate(curve) if float(p["offered_rps"]) == rate), None)
+
+
+# --- spreads over rounds --------------------------------------------------------------
 
 
 def spread_of(phase: Data | None, key: str) -> tuple[float, float] | None:
-    """Return [min, max] of a figure over repeats, or None with a single repeat."""
+    """Return [min, max] of a phase figure over rounds, or None with a single round."""
     if not phase or (phase.get("repeats") or 1) < 2:
         return None
     pair = (phase.get("spread") or {}).get(key)
@@ -263,87 +279,9 @@ def spread_of(phase: Data | None, key: str) -> tuple[float, float] | None:
 
 
 def relative_spread(phase: Data | None, key: str) -> float | None:
-    """Return (max - min) / median of a figure over repeats (None with one repeat)."""
+    """Return (max - min) / median of a phase figure over rounds (None with one round)."""
     pair = spread_of(phase, key)
     value = number((phase or {}).get(key))
     if pair is None or not value:
         return None
     return (pair[1] - pair[0]) / value
-
-
-def repeat_rows(run: Run, target: str, phase_of: str) -> dict[int, dict[str, str]]:
-    """Return {repeat: phases.csv row} of the peak (best sweep level) or the 80 % fixed rate."""
-    rows = [
-        r for r in run.phases if r.get("target") == target and (r.get("repeat") or "").isdigit()
-    ]
-    out: dict[int, dict[str, str]] = {}
-    if phase_of == "peak":
-        for row in rows:
-            if row.get("section") != "sweep":
-                continue
-            best = out.get(int(row["repeat"]))
-            if best is None or (number(row.get("rps")) or 0) > (number(best.get("rps")) or 0):
-                out[int(row["repeat"])] = row
-        return out
-    phase = fixed_at(run.targets.get(target) or {})
-    name = (phase or {}).get("phase")
-    return {int(r["repeat"]): r for r in rows if name and r.get("phase") == name}
-
-
-def per_repeat(run: Run, target: str, phase_of: str, key: str) -> dict[int, float]:
-    """Return {repeat: value} of a figure of the peak or the 80 % fixed rate (phases.csv)."""
-    out: dict[int, float] = {}
-    for repeat, row in repeat_rows(run, target, phase_of).items():
-        value = _row_cpu(row) if key == "cpu_us_per_request" else number(row.get(key))
-        if value is not None:
-            out[repeat] = value
-    return out
-
-
-def _row_cpu(row: dict[str, str]) -> float | None:
-    return cpu_us_per_request({"server_cpu_pct": row.get("server_cpu_pct"), "rps": row.get("rps")})
-
-
-@dataclass(frozen=True)
-class Ratio:
-    """A numerator:denominator ratio with its spread over repeats."""
-
-    value: float
-    low: float | None  # min over repeats (None: single repeat)
-    high: float | None
-    repeats: int
-
-    @property
-    def within_noise(self) -> bool:
-        """Return whether the ratio cannot be told apart from 1 (a tie)."""
-        if self.low is not None and self.high is not None and self.low <= 1.0 <= self.high:
-            return True
-        return abs(self.value - 1.0) < TIE
-
-
-def ratio(run: Run, num: str, den: str, phase_of: str, key: str) -> Ratio | None:
-    """Return num:den of a figure: per repeat from phases.csv when it can, else medians."""
-    a_t, b_t = run.targets.get(num), run.targets.get(den)
-    if not a_t or not b_t:
-        return None
-    a_p, b_p = _phase(a_t, phase_of), _phase(b_t, phase_of)
-    a = per_repeat(run, num, phase_of, key)
-    b = per_repeat(run, den, phase_of, key)
-    both = sorted(set(a) & set(b))
-    values = [a[r] / b[r] for r in both if b[r]]
-    if len(values) >= 2:
-        return Ratio(statistics.median(values), min(values), max(values), len(values))
-    if key == "cpu_us_per_request":
-        x, y = cpu_us_per_request(a_p), cpu_us_per_request(b_p)
-    else:
-        x, y = number((a_p or {}).get(key)), number((b_p or {}).get(key))
-    if x is None or not y:
-        return None
-    sa, sb = spread_of(a_p, key), spread_of(b_p, key)
-    if a_p and b_p and sa and sb and sb[0] and sb[1]:
-        return Ratio(x / y, sa[0] / sb[1], sa[1] / sb[0], min(a_p["repeats"], b_p["repeats"]))
-    return Ratio(x / y, None, None, 1)
-
-
-def _phase(target: Data, name: str) -> Data | None:
-    return target.get("peak") if name == "peak" else fixed_at(target)

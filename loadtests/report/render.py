@@ -22,21 +22,21 @@ from typing import Any
 import jinja2
 
 from loadtests.report import view
-from loadtests.report.charts import Chart, colour, draw, draw_compare
+from loadtests.report.charts import draw, draw_compare
+from loadtests.report.claims import claims_view
 from loadtests.report.format import change, fmt, fmt_change, fmt_spread
 from loadtests.report.load import (
-    HEADLINE_FRACTION,
-    LOCUST_WRK_TOLERANCE,
-    SPREAD_WARN_LATENCY,
-    SPREAD_WARN_RPS,
     Run,
+    common_rate,
+    curve_index,
     figure,
     load_run,
     lookup,
-    per_repeat,
+    round_values,
     spread_of,
 )
 from loadtests.report.matrix import error_path_rows, matrix_view
+from loadtests.report.style import Chart, colours
 from loadtests.report.verdict import verdict
 
 __all__ = [
@@ -88,25 +88,22 @@ def context(run: Run, charts: list[Chart]) -> dict[str, Any]:
         "title": f"Flask vs FastAPI serving one scikit-learn model: run {run.run_id}",
         "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "verdict": verdict(run),
-        "headline_columns": [heading for *_, heading in view.HEADLINE],
+        "headline_columns": [c.heading for c in view.headline_columns(run)],
         "headline": view.headline(run),
-        "ratio_columns": [heading for *_, heading in view.RATIO_FIGURES],
+        "ratio_columns": [heading for _, heading in view.RATIO_FIGURES],
         "framework_pairs": view.ratio_rows(run, "framework"),
         "other_pairs": view.ratio_rows(run, "other"),
+        "rounds": view.rounds_table(run),
         "charts": {c.name: c for c in charts},
-        "colours": {n: colour(n, list(run.targets)) for n in run.targets},
+        "colours": colours(run),
         "controls": _controls(run),
         "decomposition": _decomposition(run),
         "error_path": error_path_rows(run),
         "matrix": matrix_view(run),
         "warnings": view.warnings(run),
         "method": view.method(run),
-        "limits": {
-            "fraction": HEADLINE_FRACTION,
-            "spread_rps": SPREAD_WARN_RPS,
-            "spread_latency": SPREAD_WARN_LATENCY,
-            "locust_wrk": LOCUST_WRK_TOLERANCE,
-        },
+        "limits": view.LIMITS,
+        "claims": claims_view(run.path),
     }
 
 
@@ -152,15 +149,20 @@ def render(run_dir: Path) -> tuple[Path, Path]:
 
 
 def figure_spread(run: Run, key: str) -> tuple[float, float] | None:
-    """Return the [min, max] over repeats of a figure named by a report key, if known."""
-    target, _, path = key.partition(".")
+    """Return a figure's [min, max] over rounds, or its 95 % interval (sustainable)."""
+    target_name, _, path = key.partition(".")
+    target = run.targets.get(target_name) or {}
     if path == "derived.cpu_us_per_request":
-        values = list(per_repeat(run, target, "fixed", "cpu_us_per_request").values())
+        values = round_values(target, "cpu_us_per_request")
         return (min(values), max(values)) if len(values) >= 2 else None
+    if path == "sustainable_rps.median":
+        found = target.get("sustainable_rps") or {}
+        low, high = found.get("low"), found.get("high")
+        return (float(low), float(high)) if low is not None and high is not None else None
     if path.startswith("derived.") or "." not in path:
         return None
     phase_path, _, leaf = path.rpartition(".")
-    phase = lookup(run.targets.get(target) or {}, phase_path)
+    phase = lookup(target, phase_path)
     return spread_of(phase, leaf) if isinstance(phase, dict) else None
 
 
@@ -175,15 +177,15 @@ def compare_row(base: Run, new: Run, key: str, unit: str) -> dict[str, Any]:
         noise, significance = None, "unchanged at this rounding"
     elif sa and sb:
         noise = sa[0] <= sb[1] and sb[0] <= sa[1]
-        significance = "within noise (spreads overlap)" if noise else "outside the spreads"
+        significance = "within noise (ranges overlap)" if noise else "outside the ranges"
     elif sa or sb:
         low, high = sa or sb or (0.0, 0.0)
         other, side = (b, "base") if sa else (a, "new")
         noise = low <= other <= high
         where = "within" if noise else "outside"
-        significance = f"{where} the {side} run's spread (the other has one repeat)"
+        significance = f"{where} the {side} run's range (the other has none)"
     else:
-        noise, significance = None, "no spread (one repeat in each run)"
+        noise, significance = None, "no range (one round in each run)"
     lower_better = any(part in key for part in LOWER_IS_BETTER)
     better = None if delta in (None, 0) else ((delta < 0) == lower_better)
     return {
@@ -207,7 +209,7 @@ def compare_context(base: Run, new: Run, charts: list[Chart]) -> dict[str, Any]:
     for name in names:
         rows = [
             {"heading": heading, **compare_row(base, new, f"{name}.{key}", unit)}
-            for key, unit, heading in view.HEADLINE
+            for key, unit, heading in view.COMPARED
         ]
         only = None
         if name not in base.targets:
@@ -217,21 +219,26 @@ def compare_context(base: Run, new: Run, charts: list[Chart]) -> dict[str, Any]:
         targets.append({"name": name, "rows": rows, "only": only})
     pairs = []
     for kind in ("framework", "other"):
-        old = {r["pair"].name: r for r in view.ratio_rows(base, kind)}
-        for row in view.ratio_rows(new, kind):
-            prior = old.get(row["pair"].name)
-            a = prior["cells"][0].value if prior else None
-            b = row["cells"][0].value
-            pairs.append(
-                {
-                    "label": row["pair"].label,
-                    "numerator": row["pair"].numerator,
-                    "denominator": row["pair"].denominator,
-                    "base": fmt(a, "ratio"),
-                    "new": fmt(b, "ratio"),
-                    "change": fmt_change(change(a, b)),
-                }
-            )
+        for pair in new.pairs:
+            if pair.kind != kind:
+                continue
+            for fig, heading in view.RATIO_FIGURES[:2]:
+                a, b = base.comparison(pair.name, fig), new.comparison(pair.name, fig)
+                if b is None:
+                    continue
+                pairs.append(
+                    {
+                        "label": pair.label,
+                        "figure": heading,
+                        "numerator": pair.numerator,
+                        "denominator": pair.denominator,
+                        "base": fmt(a.median if a else None, "ratio"),
+                        "base_word": a.word if a else "",
+                        "new": fmt(b.median, "ratio"),
+                        "new_word": b.word,
+                        "change": fmt_change(change(a.median if a else None, b.median)),
+                    }
+                )
     return {
         "title": f"Run {new.run_id} compared with {base.run_id}",
         "base": base,
@@ -248,7 +255,8 @@ def _differences(base: Run, new: Run) -> list[tuple[str, str, str]]:
     """Return the settings and environment facts that differ between two runs."""
     out: list[tuple[str, str, str]] = []
     facts = (
-        ("settings", ("levels", "duration_s", "warmup_s", "repeats", "quick", "server_workers")),
+        ("settings", ("levels", "duration_s", "warmup_s", "rounds", "quick", "server_workers")),
+        ("settings", ("slo_ms", "step_s", "ladder")),
         ("settings", ("server_cores", "lg_cores", "locust_workers", "invalid_fraction")),
         ("environment", ("cpu_model", "cpu_count", "kernel", "python", "git")),
     )
@@ -285,14 +293,28 @@ def reference_block(run: Run) -> str:
     commit = (git.get("commit") or "")[:12] or "not recorded"
     warned = sum(len(group["items"]) for group in view.warnings(run))
     date = str(run.summary.get("started_at") or run.run_id)[:10]
+    rate = common_rate(run)
+    at = f"at {rate:,.0f} req/s" if rate is not None else "at the lowest rate"
+    slo = settings.get("slo_ms")
     lines = [
-        "| target | peak req/s | p99 ms at 80 % of peak | /predict : noop | invalid-mix errors |",
-        "|---|--:|--:|--:|--:|",
+        f"| target | peak req/s (Locust) | wrk req/s | sustainable req/s (p99 ≤ {slo} ms) "
+        f"| p99 ms {at} | /predict : noop | invalid-mix errors |",
+        "|---|--:|--:|--:|--:|--:|--:|",
     ]
     for name, target in run.targets.items():
+        peak = fmt(figure(run, f"{name}.peak.rps"), "rps")
+        if not (target.get("peak") or {}).get("valid", True):
+            peak += " (invalid)"
+        sustained = target.get("sustainable_rps") or {}
+        text = fmt(figure(run, f"{name}.sustainable_rps.median"), "rps")
+        if sustained.get("median") is not None and sustained.get("at_least"):
+            text = "≥" + text
+        ci = fmt_spread((sustained.get("low"), sustained.get("high")), "rps")
+        index = curve_index(target, rate)
+        p99 = figure(run, f"{name}.latency_curve.{index}.p99_ms") if index is not None else None
         lines.append(
-            f"| `{name}` | {fmt(figure(run, f'{name}.peak.rps'), 'rps')} "
-            f"| {fmt(figure(run, f'{name}.fixed_rate@80.p99_ms'), 'ms')} "
+            f"| `{name}` | {peak} | {fmt(figure(run, f'{name}.wrk.rps'), 'rps')} "
+            f"| {text}{f' ({ci})' if ci else ''} | {fmt(p99, 'ms')} "
             f"| {fmt((target.get('ratios') or {}).get('predict_to_noop'), 'ratio')} "
             f"| {fmt(figure(run, f'{name}.invalid_mix.error_rate'), 'pct')} |"
         )
@@ -307,7 +329,7 @@ def reference_block(run: Run) -> str:
     stamp = (
         f"Reference run `{run.run_id}` of {date}, commit {commit}, on {env.get('cpu_model', '?')} "
         f"({env.get('cpu_count', '?')} cores; server on core {server}, load on core {load}); "
-        f"{preset}{settings.get('repeats', 1)} repeat(s) of {settings.get('duration_s')} s phases; "
+        f"{preset}{settings.get('rounds', 1)} round(s) of {settings.get('duration_s')} s phases; "
         f"{caveat}. Regenerate with `make reference REF=results/<run>`; do not edit by hand."
     )
     return "\n".join([stamp, "", *lines])

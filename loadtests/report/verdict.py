@@ -1,70 +1,115 @@
-"""The verdict: three or four sentences computed from a run's figures, never typed."""
+"""The verdict: sentences taken from the run's paired comparisons, never typed or recomputed.
+
+Every statement of a difference is a ``Comparison.sentence`` (``loadtests.common.stats
+.describe``): it says "faster" or "slower" only when the 95 % interval of the paired
+ratios lies outside the tie band, "a tie" when inside, and "undecided" otherwise, with
+the rounds that would likely settle it. This module only picks, orders and qualifies them.
+"""
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 
-from loadtests.report.format import DASH, TIMES, fmt
-from loadtests.report.load import PAIRS, Data, Pair, Ratio, Run, bad_input, fixed_at, ratio
-from loadtests.report.view import describe
+from loadtests.common.runfiles import Comparison, MatrixRow
+from loadtests.report.format import DASH, fmt
+from loadtests.report.load import Run, bad_input
+from loadtests.report.view import calibration_text
+
+DECIDED = ("faster", "slower", "tie")
+LOCUST = "Locust"
 
 
-def _repeats_text(r: Ratio) -> str:
-    if r.low is None or r.high is None:
-        return "one repeat, no spread measured"
-    return f"median of {r.repeats} repeats, per-repeat {r.low:.2f}{DASH}{r.high:.2f}{TIMES}"
+def _with_source(comp: Comparison) -> str:
+    """Return a comparison's sentence, naming its figures' source and the rounds left out."""
+    text = comp.sentence
+    if comp.figure == "throughput":
+        if comp.source.startswith(LOCUST):
+            text += f"; figures: {comp.source}"
+        else:
+            text += (
+                f"; Locust's peak could not be measured validly in every round (its load "
+                f"generator had no headroom), so the figure used is wrk's peak ({comp.source})"
+            )
+    # Flagged rounds are named once, in the rounds sentence; other reasons here.
+    parts = [
+        f"round {r} ({why})"
+        for r, why in sorted(comp.left_out.items())
+        if not why.startswith("flagged")
+    ]
+    if parts:
+        text += "; left out: " + ", ".join(parts)
+    return text + "."
 
 
-def _peak_rps(run: Run, name: str) -> str:
-    return fmt(((run.targets.get(name) or {}).get("peak") or {}).get("rps"), "rps")
+def _interplay(default: Comparison | None, same: Comparison | None) -> str:
+    """Return what the default and same-server throughput words say together ("" if nothing)."""
+    if default is None or same is None:
+        return ""
+    if default.word not in DECIDED or same.word not in DECIDED:
+        return ""
+    if default.word in ("faster", "slower") and same.word == "tie":
+        return "Held to the same server the frameworks tie, so the default gap is the servers'."
+    if default.word == "tie" and same.word in ("faster", "slower"):
+        return "The framework difference shows only when the server is held constant."
+    if {default.word, same.word} == {"faster", "slower"}:
+        return "The order flips under one server, so the servers decide the default ranking."
+    return ""
 
 
-def _pair(run: Run, name: str) -> tuple[Pair, Ratio] | None:
-    pair = next(p for p in PAIRS if p.name == name)
-    if not {pair.numerator, pair.denominator} <= set(run.targets):
+def rounds_sentence(run: Run) -> str | None:
+    """Return which rounds the verdict leaves out because they were flagged, and why."""
+    rounds = run.rounds
+    if not rounds:
         return None
-    r = ratio(run, pair.numerator, pair.denominator, "peak", "rps")
-    return (pair, r) if r else None
+    flagged = run.excluded_rounds
+    if not flagged:
+        return f"No round was flagged: all {len(rounds)} rounds count in these comparisons."
+    parts = [f"round {r.round} ({'; '.join(r.flags)})" for r in flagged]
+    used = len(rounds) - len(flagged)
+    return (
+        f"Flagged and left out of this verdict: {', '.join(parts)}; "
+        f"{used} of {len(rounds)} rounds count."
+    )
 
 
 def verdict(run: Run) -> list[str]:
-    """Return the verdict: three or four sentences computed from the run's figures."""
+    """Return the verdict: the run's comparison sentences, then the model and bad input."""
     out: list[str] = []
     env = run.summary.get("environment") or {}
     cores = len(env.get("server_cores") or [])
     pinned = f"server pinned to {cores} core{'s' if cores > 1 else ''}" if cores else "unpinned"
-    machine = f"{env.get('cpu_model') or 'unknown CPU'}, {pinned}"
-    default, same = _pair(run, "default"), _pair(run, "granian")
-    if default:
-        out.append(_framework_sentence(run, *default, f"On this machine ({machine}), ") + ".")
-    if same:
-        text = _framework_sentence(run, *same, "Under the same server (granian), ")
-        if default and not same[1].within_noise and not default[1].within_noise:
-            d, g = math.log(default[1].value), math.log(same[1].value)
-            if d * g < 0:
-                text += ": the order flips, so the servers decide the default ranking"
-            elif abs(g) < 0.5 * abs(d):
-                text += ": most of the default gap is the server, not the framework"
-            else:
-                text += ": most of the gap is the framework itself"
-        elif default and same[1].within_noise and not default[1].within_noise:
-            text += ": the default gap is the servers', not the frameworks'"
-        elif default and default[1].within_noise and not same[1].within_noise:
-            text += ": the framework difference shows only when the server is held constant"
-        out.append(text + ".")
-    if not out:
-        out.append(
-            f"On this machine ({machine}), no like-for-like FastAPI:Flask pair was measured."
-        )
-    handler = _pair(run, "handler")
+    machine = (
+        f"On this machine ({env.get('cpu_model') or 'unknown CPU'}, {pinned}; "
+        f"CPU calibration {calibration_text(run)}):"
+    )
+    names = {p.name for p in run.pairs if {p.numerator, p.denominator} <= set(run.targets)}
+    default = run.comparison("default", "throughput") if "default" in names else None
+    same = run.comparison("granian", "throughput") if "granian" in names else None
+    first = True
+    for pair in ("default", "granian"):
+        if pair not in names:
+            continue
+        sentences = [
+            _with_source(c)
+            for fig in ("throughput", "sustainable", "p99")
+            if (c := run.comparison(pair, fig))
+        ]
+        if sentences:
+            lead = f"{machine} " if first else ""
+            out.append(lead + " ".join(sentences))
+            first = False
+    if out:
+        interplay = _interplay(default, same)
+        if interplay:
+            out[-1] += " " + interplay
+    else:
+        out.append(f"{machine} no like-for-like FastAPI:Flask pair was compared.")
+    handler = run.comparison("handler", "throughput") if "handler" in names else None
     if handler:
-        pair, r = handler
-        word = "within the noise of" if r.within_noise else f"{r.value:.2f}{TIMES}"
-        out[-1] = out[-1][:-1] + (
-            f"; FastAPI's async def handler reaches {word} its def handler's peak "
-            f"({_peak_rps(run, pair.numerator)} vs {_peak_rps(run, pair.denominator)} req/s)."
-        )
+        out.append(_with_source(handler))
+    rounds = rounds_sentence(run)
+    if rounds:
+        out.append(rounds)
     model = _model_sentence(run)
     if model:
         out.append(model)
@@ -72,21 +117,6 @@ def verdict(run: Run) -> list[str]:
     if bad:
         out.append(bad)
     return out
-
-
-def _framework_sentence(run: Run, pair: Pair, r: Ratio, prefix: str) -> str:
-    a, b = run.targets[pair.numerator], run.targets[pair.denominator]
-    rps_a, rps_b = _peak_rps(run, pair.numerator), _peak_rps(run, pair.denominator)
-    if r.within_noise:
-        return (
-            f"{prefix}{describe(a)} and {describe(b)} peaked within the noise of each other "
-            f"on /predict ({rps_a} vs {rps_b} req/s, {r.value:.2f}{TIMES}, {_repeats_text(r)})"
-        )
-    fast, slow, fr, sr = (a, b, rps_a, rps_b) if r.value > 1 else (b, a, rps_b, rps_a)
-    return (
-        f"{prefix}{describe(fast)} served {max(r.value, 1 / r.value):.2f}{TIMES} "
-        f"{describe(slow)}'s peak /predict throughput ({fr} vs {sr} req/s, {_repeats_text(r)})"
-    )
 
 
 def _model_sentence(run: Run) -> str | None:
@@ -102,22 +132,10 @@ def _model_sentence(run: Run) -> str | None:
     lo, hi = min(totals), max(totals)
     share = _span(_share(model / hi), _share(model / lo))
     span = _span(fmt(lo, "us"), fmt(hi, "us"))
-    text = (
+    return (
         f"The model costs {fmt(model, 'us')} µs of a {span} µs single-user request "
-        f"({share}), so the framework, server and client set the pace, not the model"
+        f"({share}), so the framework, server and client set the pace, not the model."
     )
-    p99: list[tuple[str, float]] = [
-        (n, float(v))
-        for n, t in run.targets.items()
-        if (v := (fixed_at(t) or {}).get("p99_ms")) is not None
-    ]
-    if len(p99) >= 2:
-        best, worst = min(p99, key=lambda x: x[1]), max(p99, key=lambda x: x[1])
-        text += (
-            f"; at 80 % of each target's capacity, p99 ranges from {fmt(best[1], 'ms')} ms "
-            f"({best[0]}) to {fmt(worst[1], 'ms')} ms ({worst[0]})"
-        )
-    return text + "."
 
 
 def _span(low: str, high: str) -> str:
@@ -156,13 +174,13 @@ def _bad_input_sentence(run: Run) -> str | None:
 
 
 def _matrix_sentence(run: Run) -> str:
-    rows = run.matrix or []
-    by_target: dict[str, list[Data]] = defaultdict(list)
+    rows = run.matrix.rows if run.matrix else []
+    by_target: dict[str, list[MatrixRow]] = defaultdict(list)
     for row in rows:
-        by_target[row["target"]].append(row)
+        by_target[row.target].append(row)
     parts = []
     for name, cells in by_target.items():
-        errors = sum(1 for c in cells if (c["status"] or 0) >= 500)
-        ok = sum(1 for c in cells if c["status"] is not None and c["status"] == c["expected"])
+        errors = sum(1 for c in cells if (c.status or 0) >= 500)
+        ok = sum(1 for c in cells if c.status is not None and c.status == c.expected_status)
         parts.append(f"{name} {ok}/{len(cells)} as catalogued, {errors} 5xx")
     return "Across the invalid-input catalogue: " + "; ".join(parts) + "."

@@ -1,0 +1,50 @@
+"""Lay out a loaded run for the templates: headline, comparisons, rounds, warnings, method.
+
+One module per job: ``_tables`` (headline, pair ratios, rounds), ``_warning_groups``
+(what the reader must see, grouped) and ``_method`` (machine, settings, model, the
+command that repeats the run).
+"""
+
+from loadtests.report.view._method import (
+    GUNICORN_NOTE,
+    LIMITS,
+    calibration_text,
+    join_list,
+    method,
+    reproduce,
+    train_command,
+)
+from loadtests.report.view._tables import (
+    COMPARED,
+    RATIO_FIGURES,
+    Column,
+    describe,
+    headline,
+    headline_cell,
+    headline_columns,
+    ratio_rows,
+    rounds_table,
+)
+from loadtests.report.view._warning_groups import SATURATED_PCT, WARNING_NOTES, warnings
+
+__all__ = [
+    "COMPARED",
+    "GUNICORN_NOTE",
+    "LIMITS",
+    "RATIO_FIGURES",
+    "SATURATED_PCT",
+    "WARNING_NOTES",
+    "Column",
+    "calibration_text",
+    "describe",
+    "headline",
+    "headline_cell",
+    "headline_columns",
+    "join_list",
+    "method",
+    "ratio_rows",
+    "reproduce",
+    "rounds_table",
+    "train_command",
+    "warnings",
+]

@@ -1,0 +1,130 @@
+"""Lay out a run's tables for the templates: headline, pair ratios and rounds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from loadtests.report.format import DASH, Cell, cell, comparison_cell, fmt, sustainable_cell
+from loadtests.report.load import Data, Run, common_rate, curve_index
+
+RATIO_FIGURES: tuple[tuple[str, str], ...] = (
+    # (Comparison.figure, heading); a ratio is numerator / denominator
+    ("throughput", "peak req/s"),
+    ("sustainable", "sustainable req/s"),
+    ("p99", "p99 at a common rate"),
+    ("cpu_per_request", "CPU / req"),
+)
+COMPARED: tuple[tuple[str, str, str], ...] = (
+    # (key under the target, unit, heading): the figures two runs are compared on
+    ("peak.rps", "rps", "peak req/s (Locust)"),
+    ("wrk.rps", "rps", "wrk req/s"),
+    ("sustainable_rps.median", "rps", "sustainable req/s"),
+    ("invalid_mix.error_rate", "pct", "invalid-mix errors"),
+    ("derived.cpu_us_per_request", "us", "CPU µs / req"),
+    ("derived.peak_rss_mb", "mb", "peak RSS MiB"),
+)
+
+
+def describe(target: Data) -> str:
+    """Return a target's framework, server and handler in words (its label in summary.json)."""
+    return str(target.get("label") or target.get("name") or "?")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One headline column: the key under each target, its unit and heading."""
+
+    key: str
+    unit: str
+    heading: str
+
+
+def headline_columns(run: Run) -> list[Column]:
+    """Return the headline's columns (the p99 column names the run's common ladder rate)."""
+    rate = common_rate(run)
+    slo = (run.summary.get("settings") or {}).get("slo_ms")
+    at = f"at {rate:,.0f} req/s" if rate is not None else "at the curve's lowest rate"
+    bound = f" (p99 ≤ {slo:g} ms)" if slo else ""
+    return [
+        Column("peak.rps", "rps", "peak req/s (Locust)"),
+        Column("wrk.rps", "rps", "wrk req/s"),
+        Column("sustainable_rps.median", "rps", f"sustainable req/s{bound}"),
+        Column("latency_curve@.p99_ms", "ms", f"p99 ms {at}"),
+        Column("invalid_mix.error_rate", "pct", "invalid-mix errors"),
+        Column("derived.bad_5xx", "count", "bad bodies → 5xx"),
+        Column("derived.cpu_us_per_request", "us", "CPU µs / req"),
+        Column("derived.peak_rss_mb", "mb", "peak RSS MiB"),
+    ]
+
+
+def headline_cell(run: Run, name: str, column: Column) -> Cell:
+    """Return one headline figure of a target."""
+    if column.key == "sustainable_rps.median":
+        return sustainable_cell(run, name)
+    if column.key.startswith("latency_curve@"):
+        index = curve_index(run.targets[name], common_rate(run))
+        if index is None:
+            return Cell("", column.unit, None, DASH)
+        return cell(run, f"{name}.latency_curve.{index}.p99_ms", column.unit)
+    return cell(run, f"{name}.{column.key}", column.unit)
+
+
+def headline(run: Run) -> list[dict[str, Any]]:
+    """Return one headline row per target: its cells in headline_columns order."""
+    columns = headline_columns(run)
+    rows = []
+    for name, target in run.targets.items():
+        peak = target.get("peak") or {}
+        rows.append(
+            {
+                "name": name,
+                "label": describe(target),
+                "status": target.get("status"),
+                "level": peak.get("users"),
+                "cells": [headline_cell(run, name, c) for c in columns],
+            }
+        )
+    return rows
+
+
+def ratio_rows(run: Run, kind: str) -> list[dict[str, Any]]:
+    """Return the pair rows of one kind ("framework" or "other") from the run's comparisons."""
+    rows = []
+    for pair in run.pairs:
+        if pair.kind != kind or not {pair.numerator, pair.denominator} <= set(run.targets):
+            continue
+        comps = {fig: run.comparison(pair.name, fig) for fig, _ in RATIO_FIGURES}
+        if not any(comps.values()):
+            continue
+        cells = [comparison_cell(f"comparison.{pair.name}.{f}", comps[f]) for f, _ in RATIO_FIGURES]
+        throughput = comps["throughput"]
+        rows.append(
+            {
+                "pair": pair,
+                "cells": cells,
+                "source": throughput.source if throughput else "",
+                "left_out": sorted(throughput.left_out) if throughput else [],
+            }
+        )
+    return rows
+
+
+def rounds_table(run: Run) -> list[dict[str, Any]]:
+    """Return one row per round: wall time, calibration before/after, drift, steal, flags."""
+    out = []
+    for r in run.rounds:
+        before, after = r.calibration_before, r.calibration_after
+        out.append(
+            {
+                "round": r.round,
+                "wall_s": "" if r.wall_s is None else f"{r.wall_s:,.1f}",
+                "before": fmt(before.best_ms if before else None, "ms"),
+                "after": fmt(after.best_ms if after else None, "ms"),
+                "drift": DASH if r.drift is None else f"{r.drift * 100:+.1f} %",
+                "steal": DASH if r.steal_pct is None else f"{r.steal_pct:.1f} %",
+                "flags": r.flags,
+                "excluded": r.excluded,
+            }
+        )
+    return out
