@@ -68,8 +68,10 @@ fuzz: $(STAMP) $(MODEL) ## schemathesis (in-process and its CLI, --checks all) a
 # Bench knobs: QUICK=1, TARGETS="flask fastapi" (or all), ROUNDS=5, SLO_MS=25 (the p99 bound
 # of the sustainable throughput), DURATION=1.5 (s per closed-loop phase), STEP=1.2 (s per
 # open-loop step), USERS=1,8,32,64 (sweep levels), URL=http://127.0.0.1:8000 (a running
-# deployment), BENCH_ARGS=... (any option of python -m loadtests.bench --help).
+# deployment), BENCH_ARGS=... (any option of python -m loadtests.bench --help), SWEEP=1 (also
+# run the model-cost sweep into the same run folder, about 4 more minutes; QUICK=1: 1 round).
 QUICK ?=
+SWEEP ?=
 TARGETS ?=
 ROUNDS ?=
 SLO_MS ?=
@@ -86,8 +88,9 @@ BENCH_OPTIONS = $(if $(filter 1 yes true,$(QUICK)),--quick) \
 	  $(BENCH_ARGS)
 
 .PHONY: bench stability
-bench: $(STAMP) system-deps $(MODEL) ## benchmark into results/<UTC time>/ (QUICK=1 TARGETS= ROUNDS= SLO_MS= URL=)
+bench: $(STAMP) system-deps $(MODEL) ## benchmark into results/<UTC time>/ (QUICK=1 TARGETS= ROUNDS= SLO_MS= URL= SWEEP=1)
 	$(BIN)/python -m loadtests.bench $(BENCH_OPTIONS)
+	$(if $(filter 1 yes true,$(SWEEP)),$(BIN)/python -m loadtests.bench.sweep --out results/latest $(if $(filter 1 yes true,$(QUICK)),--quick))
 	$(BIN)/python -m loadtests.report results/latest $(if $(filter 1 yes true,$(QUICK)),,--screenshot)
 	@echo "results: results/latest -> $$(readlink results/latest)"
 

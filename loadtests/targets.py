@@ -103,6 +103,10 @@ _GRANIAN = (
     "warning",
 )
 
+# The article's own entry points take only host and port: one process, whatever {workers}.
+_HOST_PORT = ("--host", "{host}", "--port", "{port}")
+_ONE_PROCESS = "always one process (the workers setting does not apply)"
+
 TARGETS: dict[str, Target] = {
     t.name: t
     for t in (
@@ -245,11 +249,9 @@ TARGETS: dict[str, Target] = {
             "flask",
             "seed",
             "werkzeug",
-            ("python", "-m", "flask_app.article", "--host", "{host}", "--port", "{port}"),
-            description=(
-                "The article's Flask handler under app.run(): Werkzeug's development server,"
-                " threaded; always one process (the workers setting does not apply)"
-            ),
+            ("python", "-m", "flask_app.article", *_HOST_PORT),
+            description="The article's Flask handler under app.run(): Werkzeug's development "
+            f"server, threaded; {_ONE_PROCESS}",
             colour="#882255",
             title="Flask (app.run(): Werkzeug dev server, unvalidated)",
         ),
@@ -258,11 +260,9 @@ TARGETS: dict[str, Target] = {
             "fastapi",
             "seed",
             "uvicorn",
-            ("python", "-m", "fastapi_app.article", "--host", "{host}", "--port", "{port}"),
-            description=(
-                "The article's FastAPI app under uvicorn.run(app) defaults; always one"
-                " process (the workers setting does not apply)"
-            ),
+            ("python", "-m", "fastapi_app.article", *_HOST_PORT),
+            description="The article's FastAPI app under uvicorn.run(app) defaults; "
+            + _ONE_PROCESS,
             colour="#332288",
             title="FastAPI (uvicorn.run(app) defaults, article's app)",
             versus=(

@@ -1,1 +1,1 @@
-"""bench"""
+"""The bench: the runner (``python -m loadtests.bench``), its load generators and phases."""

@@ -1,13 +1,15 @@
-"""Benchmark the targets: in-process benches, then Locust and wrk over loopback HTTP.
+"""Benchmark the targets: in-process benches, then interleaved rounds over loopback HTTP.
 
-For each target of loadtests/targets.py: start it with its exact command pinned to the
-server core(s), wait for /health, verify /predict against shared_model.predict, then
-measure: a closed-loop concurrency sweep; /health and the noop model backend at the
-peak level (controls); fixed rates at fractions of the peak, timed from the intended
-send (no coordinated omission); an invalid-traffic mix; wrk at the peak level. Every
-server is stopped by PID. Results go to results/<UTC timestamp>/ (results/latest
-points to it), summary.json first and rewritten after every phase, so Ctrl-C keeps
-what was measured. With --url an already running deployment is measured instead.
+Every target of loadtests/targets.py (and its noop twin) starts once with its exact
+command, pinned to the server core(s), and is verified against shared_model.predict.
+Then, round after round, each target in turn: the closed-loop sweep (Locust; every level
+in round 1, the peak level after), wrk at the peak level, the /health and noop controls
+and the invalid mix (round 1), and the open-loop ladder of offered rates common to every
+target with the search for the sustainable rate under the latency bound. Every
+comparison is a ratio paired within rounds, with a 95 % bootstrap interval. Every
+server is stopped by PID. Results go to results/<UTC timestamp>/ (results/latest points
+to it), summary.json first and rewritten after every phase, so Ctrl-C keeps what was
+measured. With --url an already running deployment is measured instead.
 """
 
 from __future__ import annotations

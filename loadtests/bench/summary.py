@@ -1,4 +1,4 @@
-"""Fold raw phase figures into summary.json's: medians over repeats, ratios, the split.
+"""Fold raw phase figures into summary.json's: medians over rounds, ratios, the split.
 
 The file's layout is ``loadtests.common.runfiles.Summary``; this module computes what goes
 in it. A success is an answer that is exactly the verified one (status and body), or for

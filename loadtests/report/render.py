@@ -82,12 +82,13 @@ def _env(autoescape: bool) -> jinja2.Environment:
 
 def context(run: Run, charts: list[Chart]) -> dict[str, Any]:
     """Return everything the report templates show for a run."""
+    claims = claims_view(run.path)
     return {
         "run": run,
         "summary": run.summary,
         "title": f"Flask vs FastAPI serving one scikit-learn model: run {run.run_id}",
         "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "verdict": verdict(run),
+        "verdict": [*verdict(run), *sweep_sentence(claims)],
         "headline_columns": [c.heading for c in view.headline_columns(run)],
         "headline": view.headline(run),
         "ratio_columns": [heading for _, heading in view.RATIO_FIGURES],
@@ -103,8 +104,14 @@ def context(run: Run, charts: list[Chart]) -> dict[str, Any]:
         "warnings": view.warnings(run),
         "method": view.method(run),
         "limits": view.LIMITS,
-        "claims": claims_view(run.path),
+        "claims": claims,
     }
+
+
+def sweep_sentence(claims: dict[str, Any]) -> list[str]:
+    """Return the model-cost sweep's sentence when the run folder holds a sweep.json."""
+    sweep = claims.get("sweep") or {}
+    return [sweep["sentence"]] if sweep.get("measured") and sweep.get("sentence") else []
 
 
 def _controls(run: Run) -> list[dict[str, Any]]:
