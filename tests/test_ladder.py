@@ -13,7 +13,14 @@ LADDER = [250.0, 500.0, 1000.0, 1500.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0]
 
 
 def step(
-    rate: float, p99: float | None, *, failed: int = 0, dropped: int = 0, valid: bool = True
+    rate: float,
+    p99: float | None,
+    *,
+    failed: int = 0,
+    dropped: int = 0,
+    valid: bool = True,
+    cpu_pct: float = 10.0,
+    lag_ms: float = 0.1,
 ) -> StepResult:
     """Return a StepResult as run_step would for this rate, with the given outcome."""
     sent = int(rate * 5)
@@ -33,10 +40,10 @@ def step(
         max_ms=None if p99 is None else p99 * 2,
         service_p50_ms=None,
         service_p99_ms=None,
-        send_lag_p99_ms=0.1,
-        wait_p99_ms=0.1,
+        send_lag_p99_ms=lag_ms,
+        wait_p99_ms=lag_ms,
         client_cpu_us_per_request=20.0,
-        client_cpu_percent=10.0,
+        client_cpu_percent=cpu_pct,
         connections_opened=1,
         valid=valid,
     )
@@ -105,11 +112,11 @@ def test_a_dropped_request_disqualifies_a_rate() -> None:
 
 
 def test_an_invalid_step_does_not_decide() -> None:
-    # The generator could not vouch for 3000 req/s (it would look failing): unknown, and
-    # the search goes on; the real knee (5000) is still found.
+    # The generator was saturated at 3000 req/s (it would look failing): unknown, and the
+    # search goes on; the real knee (5000) is still found.
     def measure(rate: float) -> StepResult:
         if rate == 3000.0:
-            return step(rate, 80.0, valid=False)
+            return step(rate, 80.0, valid=False, cpu_pct=95.0)
         return step(rate, 5.0 if rate <= 5000.0 else 60.0)
 
     found = search(measure, LADDER, slo_ms=25.0)
@@ -118,6 +125,17 @@ def test_an_invalid_step_does_not_decide() -> None:
     assert [s.verdict for s in found.steps if s.result.offered_rps == 3000.0] == ["unknown"]
     assert found.bracket is not None
     assert found.bracket[0] <= 5000.0 < found.bracket[1]
+
+
+def test_a_failure_the_lag_cannot_explain_decides() -> None:
+    """A lagging generator with CPU to spare cannot vouch for a pass, but it cannot cause a
+    drop or a p99 far above the bound either: those are real failures."""
+    assert judge(step(3000.0, 5.0, valid=False, lag_ms=2.0), 25.0)[0] == "unknown"
+    assert judge(step(3000.0, 26.0, valid=False, lag_ms=2.0), 25.0)[0] == "unknown"
+    assert judge(step(3000.0, 80.0, valid=False, lag_ms=2.0), 25.0)[0] == "fail"
+    assert judge(step(3000.0, 5.0, valid=False, lag_ms=2.0, dropped=3), 25.0)[0] == "fail"
+    # A saturated generator can cause all of it: unknown.
+    assert judge(step(3000.0, 80.0, valid=False, cpu_pct=95.0), 25.0)[0] == "unknown"
 
 
 def test_an_invalid_bisection_step_stops_the_bisection_at_the_last_verified_pass() -> None:

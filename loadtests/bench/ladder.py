@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from loadtests.bench.openloop import StepResult
+from loadtests.bench.results import LG_LIMIT_PCT
 
 SLO_MS = 25.0
 TOLERANCE = 0.05
@@ -73,8 +74,23 @@ class Search:
 
 
 def judge(result: StepResult, slo_ms: float) -> tuple[Verdict, str]:
-    """Pass iff p99 <= slo and nothing failed or dropped; an invalid step is unknown."""
+    """Pass iff p99 <= slo and nothing failed or dropped; an invalid step is unknown, unless it
+    failed in a way its generator's lag cannot explain.
+
+    A generator that lagged (send-lag p99 above the limit) while it had CPU to spare cannot
+    vouch for a pass, but it cannot cause a request to fail, to go unanswered for seconds, or
+    a p99 above the bound by more than its own lag: such a step is a real failure.
+    """
     if not result.valid:
+        lag = result.send_lag_p99_ms or 0.0
+        p99 = result.p99_ms
+        beyond = p99 is not None and p99 - lag > slo_ms
+        had_cpu = result.client_cpu_percent <= LG_LIMIT_PCT
+        if had_cpu and (result.failed or result.dropped or beyond):
+            return "fail", (
+                f"p99 {p99} ms, {result.failed} failed, {result.dropped} dropped: beyond what "
+                f"the generator's {lag:g} ms send lag explains"
+            )
         return "unknown", "the load generator could not vouch for this step"
     if result.failed or result.dropped:
         return "fail", f"{result.failed} failed, {result.dropped} dropped"
