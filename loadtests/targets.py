@@ -39,6 +39,7 @@ class Target:
     colour: str = "#000000"  # in every chart (Okabe-Ito, readable with colour blindness)
     versus: tuple[Versus, ...] = ()  # the like-for-like comparisons it is the numerator of
     default: bool = True  # measured by a plain `make bench` (the budget keeps the pairs)
+    quick: bool = False  # measured by `make bench QUICK=1` (a minute: the default pair only)
     title: str | None = None  # the label, where framework, server and handler do not say it
 
     @property
@@ -128,6 +129,7 @@ TARGETS: dict[str, Target] = {
             (*_GUNICORN, "flask_app.app:create_app()"),
             description="Validated Flask handler, gunicorn sync worker",
             colour="#E69F00",
+            quick=True,
             versus=(
                 Versus(
                     "validation",
@@ -164,6 +166,7 @@ TARGETS: dict[str, Target] = {
             (*_UVICORN, "fastapi_app.app:create_app"),
             description="FastAPI def handler, uvicorn (uvloop, httptools)",
             colour="#0072B2",
+            quick=True,
             versus=(
                 Versus(
                     "default",
@@ -280,6 +283,7 @@ TARGETS: dict[str, Target] = {
 
 
 DEFAULT_TARGETS: tuple[str, ...] = tuple(t.name for t in TARGETS.values() if t.default)
+QUICK_TARGETS: tuple[str, ...] = tuple(t.name for t in TARGETS.values() if t.quick)
 
 
 def pairs(names: Iterable[str]) -> list[tuple[Target, Versus]]:

@@ -22,7 +22,7 @@ from loadtests.bench.summary import aggregate
 from loadtests.common import hdr as _hdr
 from loadtests.common.procs import Ledger, Managed, Registry, is_gone
 from loadtests.common.servers import start, wait_ready
-from loadtests.targets import DEFAULT_TARGETS, TARGETS
+from loadtests.targets import DEFAULT_TARGETS, QUICK_TARGETS, TARGETS
 
 PERCENTILES = ("min_ms", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms")
 TINY = [
@@ -117,7 +117,8 @@ def test_quick_preset_and_loopback_check() -> None:
     settings = settings_from(parser.parse_args(["--quick", "--duration", "2"]), parser)
     assert settings.quick
     assert settings.duration_s == 2
-    assert settings.targets == DEFAULT_TARGETS
+    assert settings.targets == QUICK_TARGETS  # the quick run's default: one pair
+    assert settings_from(parser.parse_args([]), parser).targets == DEFAULT_TARGETS
     everything = settings_from(parser.parse_args(["--targets", "all"]), parser)
     assert everything.targets == tuple(TARGETS)
     assert settings.levels == QUICK.levels != DEFAULT.levels

@@ -138,16 +138,36 @@ def test_a_failure_the_lag_cannot_explain_decides() -> None:
     assert judge(step(3000.0, 80.0, valid=False, cpu_pct=95.0), 25.0)[0] == "unknown"
 
 
-def test_an_invalid_bisection_step_stops_the_bisection_at_the_last_verified_pass() -> None:
+def test_an_unverified_bisection_step_counts_as_not_verified() -> None:
+    """Every bisection step passes but the generator cannot vouch for it: the sustainable
+    rate stays the highest verified pass, and the bracket closes on it from above."""
+
     def measure(rate: float) -> StepResult:
         if rate not in LADDER:
-            return step(rate, 5.0, valid=False)
+            return step(rate, 5.0, valid=False, lag_ms=2.0)
         return step(rate, 5.0 if rate <= 2500.0 else 60.0)
 
     found = search(measure, LADDER, slo_ms=25.0)
-    assert found.sustainable_rps == 2000.0  # verified; the bracket was not narrowed
-    assert found.bracket == (2000.0, 3000.0)
-    assert any("bisection stopped" in note for note in found.notes)
+    assert found.sustainable_rps == 2000.0  # verified by a valid step
+    assert found.bracket is not None
+    assert found.bracket[0] == 2000.0
+    assert found.bracket[1] - 2000.0 <= 0.05 * 2000.0
+    assert any("counted as not verified" in note for note in found.notes)
+
+
+def test_an_unknown_rung_above_the_last_pass_bounds_the_bracket() -> None:
+    """The climb stops at a saturated-generator rung: it is not a failure, but not verified
+    either, so the search bisects below it instead of claiming 'at least'."""
+
+    def measure(rate: float) -> StepResult:
+        if rate >= 3000.0:
+            return step(rate, 300.0, valid=False, cpu_pct=95.0)
+        return step(rate, 5.0)
+
+    found = search(measure, LADDER, slo_ms=25.0)
+    assert not found.at_least
+    assert found.sustainable_rps is not None
+    assert 2000.0 <= found.sustainable_rps < 3000.0
 
 
 def test_top_rung_passing_reports_at_least() -> None:

@@ -35,7 +35,7 @@ from loadtests.bench.runner import Bench
 from loadtests.common.net import is_loopback
 from loadtests.common.procs import ProcessError, can_pin
 from loadtests.common.runfiles import Summary
-from loadtests.targets import DEFAULT_TARGETS, TARGETS
+from loadtests.targets import DEFAULT_TARGETS, QUICK_TARGETS, TARGETS
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -141,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--quick",
         action="store_true",
-        help="short run: every target, fewer levels, short phases (about a minute)",
+        help="short run: the default pair only (--targets to change), one level, two rounds "
+        "of short phases (about a minute; its verdicts will mostly say undecided)",
     )
     add(
         "--out",
@@ -246,7 +247,7 @@ def settings_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     for item in args.targets or []:
         names += [n for n in item.replace(",", " ").split() if n]
     if not names:
-        names = list(DEFAULT_TARGETS)
+        names = list(QUICK_TARGETS if args.quick else DEFAULT_TARGETS)
     targets = tuple(TARGETS) if names == ["all"] else tuple(dict.fromkeys(names))
     unknown = [n for n in targets if n not in TARGETS]
     if unknown:

@@ -116,7 +116,8 @@ def search(
     stop_factor: float = STOP_FACTOR,
     max_bisections: int = MAX_BISECTIONS,
 ) -> Search:
-    """Climb the ladder, then bisect between the last passing rung and the first failing one."""
+    """Climb the ladder, then bisect between the highest verified pass and the lowest rate
+    above it not verified to pass (a failure, or a step the generator could not vouch for)."""
     rates = sorted(ladder)
     if not rates:
         raise ValueError("the ladder has no rungs")
@@ -135,26 +136,29 @@ def search(
     for s in ladder_steps:
         if s.verdict == "unknown":
             out.notes.append(f"{s.result.offered_rps:g} req/s: unknown ({s.reason})")
-    if first_fail is None:
-        if not passing:
-            out.notes.append("no rung could be judged")
-            return out
-        top = max(passing)
-        out.sustainable_rps = top
-        out.at_least = True
-        out.notes.append(f"at least {top:g} req/s: no measured rung failed")
-        return out
-    below = [r for r in passing if r < first_fail]
-    if any(r > first_fail for r in passing):
+    below = [r for r in passing if first_fail is None or r < first_fail]
+    if first_fail is not None and any(r > first_fail for r in passing):
         out.notes.append(
             f"non-monotone: a rung above the first failure ({first_fail:g} req/s) passed"
         )
     if not below:
-        out.notes.append(f"the lowest judged rung failed ({first_fail:g} req/s)")
+        out.notes.append(
+            "no rung could be judged"
+            if first_fail is None
+            else f"the lowest judged rung failed ({first_fail:g} req/s)"
+        )
         return out
-    lo, hi = max(below), first_fail
-    if any(s.verdict == "unknown" and lo < s.result.offered_rps < hi for s in ladder_steps):
-        out.notes.append("an unknown rung lies inside the bracket; bisection decides it")
+    # The sustainable rate is the highest rate a valid step verified; the bracket's top is
+    # the lowest rate above it that was not verified to pass (failed, or unknown).
+    lo = max(below)
+    unverified = [s.result.offered_rps for s in ladder_steps if s.verdict != "pass"]
+    above = [r for r in unverified if r > lo]
+    if not above:
+        out.sustainable_rps = lo
+        out.at_least = True
+        out.notes.append(f"at least {lo:g} req/s: no measured rung above it failed")
+        return out
+    hi = min(above)
     for _ in range(max_bisections):
         if hi - lo <= tolerance * lo:
             break
@@ -162,16 +166,12 @@ def search(
         result = measure(mid)
         verdict, reason = judge(result, slo_ms)
         out.steps.append(Step("bisect", verdict, reason, result))
-        if verdict == "unknown":
-            out.notes.append(
-                f"bisection stopped at {mid:g} req/s (unknown: {reason}); the bracket stays"
-                f" {lo:g}-{hi:g} req/s"
-            )
-            break
         if verdict == "pass":
             lo = mid
         else:
             hi = mid
+            if verdict == "unknown":
+                out.notes.append(f"{mid:g} req/s: unknown ({reason}); counted as not verified")
     out.sustainable_rps = lo
     out.bracket = (lo, hi)
     return out
