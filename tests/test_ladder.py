@@ -213,3 +213,17 @@ def test_default_ladder_is_absolute_and_ends_at_the_fastest_peak() -> None:
     assert default_ladder(3000)[-1] == 3000.0
     assert default_ladder(100) == [250.0]
     assert default_ladder(8000, lowest=1000)[0] == 1000.0
+
+
+def test_a_hiccup_below_the_knee_does_not_set_the_rate() -> None:
+    """A rung fails once (a pause on the server), higher rungs pass: the highest pass counts."""
+
+    def measure(rate: float) -> StepResult:
+        if rate == 2000.0:
+            return step(rate, 40.0)  # a transient: p99 over the bound, nothing failed
+        return step(rate, 5.0 if rate <= 5000.0 else 60.0)
+
+    found = search(measure, LADDER, slo_ms=25.0)
+    assert found.sustainable_rps is not None
+    assert 5000.0 <= found.sustainable_rps < 6000.0
+    assert any("non-monotone" in note for note in found.notes)

@@ -136,12 +136,13 @@ def search(
     for s in ladder_steps:
         if s.verdict == "unknown":
             out.notes.append(f"{s.result.offered_rps:g} req/s: unknown ({s.reason})")
-    below = [r for r in passing if first_fail is None or r < first_fail]
     if first_fail is not None and any(r > first_fail for r in passing):
         out.notes.append(
-            f"non-monotone: a rung above the first failure ({first_fail:g} req/s) passed"
+            f"non-monotone: a rung above the first failure ({first_fail:g} req/s) passed; "
+            "the highest rung that passed counts (a passing step cannot be luck the way a "
+            "failing one can be a hiccup)"
         )
-    if not below:
+    if not passing:
         out.notes.append(
             "no rung could be judged"
             if first_fail is None
@@ -150,7 +151,7 @@ def search(
         return out
     # The sustainable rate is the highest rate a valid step verified; the bracket's top is
     # the lowest rate above it that was not verified to pass (failed, or unknown).
-    lo = max(below)
+    lo = max(passing)
     unverified = [s.result.offered_rps for s in ladder_steps if s.verdict != "pass"]
     above = [r for r in unverified if r > lo]
     if not above:
