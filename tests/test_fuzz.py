@@ -20,16 +20,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import requests
 import schemathesis
@@ -43,7 +40,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from loadtests.robustness.matrix import start_target
+from loadtests.common.servers import launch
 from loadtests.targets import get_target
 from shared_model import openapi_document
 from tests.conftest import FRONTENDS
@@ -85,7 +82,7 @@ def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool
 @pytest.fixture(scope="module", params=FRONTENDS)
 def server(request: pytest.FixtureRequest, model_dir: Path) -> Iterator[tuple[str, str]]:
     """Start one validated target on a loopback port; stop it by PID afterwards."""
-    proc, url = start_target(get_target(request.param), workers=1, cores=None)
+    proc, url = launch(get_target(request.param), workers=1, cores=None)
     try:
         yield request.param, url
     finally:
@@ -182,50 +179,6 @@ def test_diastolic_filter_drops_only_that_rule() -> None:
     assert not breaks_only_the_diastolic_rule(422, b"not json")
 
 
-def free_port() -> int:
-    """Return a TCP port free on 127.0.0.1 now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
-    """Wait until GET /health answers 200, or fail if the server died or took too long."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode} before answering /health")
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"{url}/health did not answer within {timeout_s} s")
-
-
-@pytest.fixture(params=FRONTENDS)
-def served(request: pytest.FixtureRequest, model_dir: Path) -> Iterator[tuple[str, str]]:
-    """Start ``python -m loadtests.serve <frontend> --port P``; stop it by its PID."""
-    port = free_port()
-    command = [sys.executable, "-m", "loadtests.serve", request.param, "--port", str(port)]
-    env = {**os.environ, "FVF_MODEL_DIR": str(model_dir)}
-    proc = subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, proc)
-        yield request.param, url
-    finally:
-        proc.terminate()  # loadtests.serve exec'd the server: this PID is the server's
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def schemathesis_run(
     url: str, mode: str, examples: int, workdir: Path
 ) -> subprocess.CompletedProcess[str]:
@@ -266,9 +219,9 @@ def summary_of(output: str) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", CLI_MODES)
-def test_schemathesis_command_line(served: tuple[str, str], mode: str, tmp_path: Path) -> None:
+def test_schemathesis_command_line(server: tuple[str, str], mode: str, tmp_path: Path) -> None:
     """The command line with every check finds nothing but the diastolic rule, dropped."""
-    name, url = served
+    name, url = server
     examples = max(FUZZ_EXAMPLES // 10, 20)  # per operation, with every phase of the CLI
     result = schemathesis_run(url, mode, examples, tmp_path)
     summary = summary_of(result.stdout)

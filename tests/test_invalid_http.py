@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from loadtests.common.runfiles import MatrixMeta, MatrixRow, read_matrix
+from loadtests.common.servers import launch
 from loadtests.robustness import matrix as invalid
 from loadtests.robustness.cases import BY_NAME, CASES, Case
 from loadtests.robustness.matrix import (
     SEED_LABEL,
     run_matrix,
-    start_target,
     summarize,
     write_matrix,
 )
@@ -35,9 +35,7 @@ def matrix(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Rows:
     logs = tmp_path_factory.mktemp("logs")
     rows: Rows = {}
     for name in (*VALIDATED, SEED):
-        proc, url = start_target(
-            get_target(name), workers=1, cores=None, log_path=logs / f"{name}.log"
-        )
+        proc, url = launch(get_target(name), workers=1, cores=None, log_path=logs / f"{name}.log")
         try:
             rows[name] = {r.case: r for r in run_matrix(url, name, proc.pid)}
         finally:

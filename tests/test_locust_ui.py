@@ -13,17 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from loadtests.common.procs import free_port
+
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 ROOT = Path(__file__).resolve().parent.parent
 START_S = 90.0
 STOP_S = 30.0
-
-
-def free_port() -> int:
-    """Return a loopback port that was free a moment ago."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def answers(url: str) -> bool:

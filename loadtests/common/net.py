@@ -48,18 +48,23 @@ def loopback(base_url: str) -> tuple[str, int]:
     return host, parts.port or 80
 
 
-def health_ok(base_url: str, timeout: float = HEALTH_TIMEOUT_S) -> bool:
-    """Tell whether GET <base_url>/health answers 200 {"status": "ok"} right now."""
-    parts = urlsplit(base_url)
+def status_ok(url: str, timeout: float = HEALTH_TIMEOUT_S) -> bool:
+    """Tell whether GET url answers 200 with exactly {"status": "ok"} right now."""
+    parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname or "", parts.port or 80, timeout=timeout)
     try:
-        conn.request("GET", "/health")
+        conn.request("GET", parts.path or "/")
         response = conn.getresponse()
         return response.status == 200 and json.loads(response.read()) == {"status": "ok"}
     except (OSError, http.client.HTTPException, ValueError):
         return False
     finally:
         conn.close()
+
+
+def health_ok(base_url: str, timeout: float = HEALTH_TIMEOUT_S) -> bool:
+    """Tell whether GET <base_url>/health answers 200 {"status": "ok"} right now."""
+    return status_ok(f"{base_url.rstrip('/')}/health", timeout)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtests.common.net import health_ok, loopback, wait_until
-from loadtests.common.procs import Managed, can_pin, tree
+from loadtests.common.procs import can_pin, tree
 from loadtests.common.runfiles import (
     MatrixFile,
     MatrixMeta,
@@ -38,7 +38,7 @@ from loadtests.common.runfiles import (
 )
 from loadtests.common.servers import launch
 from loadtests.robustness.cases import CASES, MAX_ERROR_BODY_BYTES, Case
-from loadtests.targets import DEFAULT_WORKERS, TARGETS, Target, get_target
+from loadtests.targets import DEFAULT_WORKERS, TARGETS, get_target
 from shared_model import FIELD_NAMES
 
 REQUEST_TIMEOUT_S = 10.0
@@ -252,13 +252,6 @@ def write_matrix(rows: Sequence[MatrixRow], out: Path, meta: MatrixMeta) -> list
     return write_matrix_files(out, MatrixFile(meta=meta, summary=summarize(rows), rows=list(rows)))
 
 
-def start_target(
-    target: Target, *, workers: int, cores: Sequence[int] | None, log_path: Path | None = None
-) -> tuple[Managed, str]:
-    """Start target with its exact command on a free loopback port; return it once healthy."""
-    return launch(target, workers=workers, cores=cores, log_path=log_path)
-
-
 def format_summary(summary: dict[str, MatrixTargetSummary]) -> str:
     """Render the per-target counts as a small text table."""
     lines = [f"{'target':16} {'cases':>5}  status classes{'':22} verdicts"]
@@ -305,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or Path("results") / time.strftime("invalid-%Y%m%d-%H%M%S")
     rows: list[MatrixRow] = []
     for target in targets:
-        proc, url = start_target(
+        proc, url = launch(
             target,
             workers=args.workers,
             cores=cores,

@@ -22,7 +22,7 @@ request and a connection), ``_step`` (one step's engine), ``_result`` (what a st
 """
 
 from loadtests.bench.openloop._http import build_request, parse_response
-from loadtests.bench.openloop._result import Measure, StepResult, validity
+from loadtests.bench.openloop._result import Measure, StepResult
 from loadtests.bench.openloop._run import (
     MAX_CONNECTIONS,
     TIMEOUT_S,
@@ -41,5 +41,4 @@ __all__ = [
     "parse_response",
     "poisson_schedule",
     "run_step",
-    "validity",
 ]

@@ -43,16 +43,4 @@ class StepResult:
         return asdict(self)
 
 
-def validity(
-    result: StepResult, max_cpu_percent: float = 70.0, max_lag_ms: float = 1.0
-) -> tuple[bool, str]:
-    """Tell whether the generator kept up (CPU and send lag within bounds), and why not."""
-    reasons = []
-    if result.client_cpu_percent > max_cpu_percent:
-        reasons.append(f"generator at {result.client_cpu_percent:.0f}% of its core")
-    if result.send_lag_p99_ms is not None and result.send_lag_p99_ms > max_lag_ms:
-        reasons.append(f"send lag p99 {result.send_lag_p99_ms:.2f} ms")
-    return not reasons, "; ".join(reasons)
-
-
 Measure = Callable[[float], StepResult]
