@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from loadtests.common.runfiles._base import (
     UNITS,
+    Percentiles,
     RunFile,
     append_csv,
     csv_header,
@@ -92,6 +93,7 @@ __all__ = [
     "MatrixTargetSummary",
     "OverloadResult",
     "Pair",
+    "Percentiles",
     "Phase",
     "PhaseRow",
     "Ratios",

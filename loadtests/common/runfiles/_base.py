@@ -62,3 +62,15 @@ def read_csv(path: Path, model: type[M]) -> list[M]:
             model.model_validate({k: (None if v == "" else v) for k, v in row.items()})
             for row in csv.DictReader(handle)
         ]
+
+
+class Percentiles(RunFile):
+    """The latency figures of one HdrHistogram (``loadtests.common.hdr.figures``), in ms."""
+
+    mean_ms: float | None = None
+    min_ms: float | None = None
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p99_ms: float | None = None
+    p999_ms: float | None = None
+    max_ms: float | None = None

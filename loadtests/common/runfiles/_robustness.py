@@ -5,22 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from loadtests.common.runfiles._base import RunFile, append_csv, csv_header
+from loadtests.common.runfiles._base import Percentiles, RunFile, append_csv, csv_header
 
 MATRIX_STEM = "invalid_matrix"
 
 
-class Latency(RunFile):
-    """Exact latency figures of one histogram (HdrHistogram), milliseconds."""
+class Latency(Percentiles):
+    """Exact latency figures of one histogram (HdrHistogram), milliseconds, and its count."""
 
     count: int = 0
-    mean_ms: float | None = None
-    min_ms: float | None = None
-    p50_ms: float | None = None
-    p90_ms: float | None = None
-    p99_ms: float | None = None
-    p999_ms: float | None = None
-    max_ms: float | None = None
 
 
 class TimelineRow(RunFile):

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from loadtests.common.runfiles._base import UNITS, RunFile, read_csv, write_json
+from loadtests.common.runfiles._base import UNITS, Percentiles, RunFile, read_csv, write_json
 from loadtests.common.runfiles._robustness import OverloadResult
 
 SUMMARY_SCHEMA = "flask-vs-fastapi/bench-summary/2"
@@ -15,7 +15,7 @@ SUMMARY_FILE = "summary.json"
 PHASES_FILE = "phases.csv"
 
 
-class Phase(RunFile):
+class Phase(Percentiles):
     """One measured phase (Locust or wrk); over repeats: counts summed, figures median.
 
     ``load_generator_bound``: one
@@ -40,13 +40,6 @@ class Phase(RunFile):
     rps: float | None = None
     good_rps: float | None = None
     error_rate: float | None = None
-    mean_ms: float | None = None
-    min_ms: float | None = None
-    p50_ms: float | None = None
-    p90_ms: float | None = None
-    p99_ms: float | None = None
-    p999_ms: float | None = None
-    max_ms: float | None = None
     by_status: dict[str, int] = {}
     errors: dict[str, int] = {}
     samples: int | None = None
