@@ -21,12 +21,13 @@ import matplotlib.pyplot as plt
 import pytest
 
 from loadtests.bench.compare import compare
-from loadtests.common.runfiles import MatrixMeta, MatrixRow, Summary, read_summary
+from loadtests.common.runfiles import VERDICT_FIGURES, MatrixMeta, MatrixRow, Summary, read_summary
 from loadtests.common.servers import launch
 from loadtests.report import charts
 from loadtests.report import render as report
 from loadtests.report.format import DASH, TIMES, fmt
 from loadtests.report.load import figure, load_run
+from loadtests.report.verdict import SHOWN_ONLY
 from loadtests.robustness.cases import BY_NAME
 from loadtests.robustness.matrix import run_matrix, write_matrix
 from loadtests.targets import get_target
@@ -597,3 +598,19 @@ def test_lookup_refuses_an_unknown_key() -> None:
 def test_cli_reports_a_missing_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert report.main([str(tmp_path / "nothing")]) == 2
     assert "summary.json not found" in capsys.readouterr().err
+
+
+def test_the_verdict_rests_only_on_figures_that_reproduce(
+    unflagged: tuple[Path, str, str],
+) -> None:
+    """Sustainable and common-rate p99 comparisons are shown, never stated in the verdict."""
+    run, _, md = unflagged
+    comparisons = load_summary(run)["comparisons"]
+    verdict = md.split("## 1. Verdict", 1)[1].split("###", 1)[0]
+    shown_only = [c for c in comparisons if c["figure"] not in VERDICT_FIGURES]
+    assert shown_only, "the stored run has sustainable and p99 comparisons"
+    for comparison in shown_only:
+        assert comparison["sentence"] not in verdict, comparison["sentence"]
+    assert SHOWN_ONLY in verdict
+    stated = [c for c in comparisons if c["figure"] in VERDICT_FIGURES and c["sentence"]]
+    assert any(c["sentence"] in verdict for c in stated)

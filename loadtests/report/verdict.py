@@ -10,12 +10,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from loadtests.common.runfiles import Comparison, MatrixRow
+from loadtests.common.runfiles import VERDICT_FIGURES, Comparison, MatrixRow
 from loadtests.report.format import DASH, fmt
 from loadtests.report.load import Run, bad_input
 from loadtests.report.view import calibration_text
 
 DECIDED = ("faster", "slower", "tie")
+SHOWN_ONLY = (
+    "Sustainable throughput and p99 at a common rate are compared in the tables below with "
+    "their intervals, but this verdict does not rest on them: on a 2-core machine they have "
+    "not come out the same from one run to the next (`make stability` shows their spread)."
+)
 LOCUST = "Locust"
 
 
@@ -89,11 +94,7 @@ def verdict(run: Run) -> list[str]:
     for pair in ("default", "granian"):
         if pair not in names:
             continue
-        sentences = [
-            _with_source(c)
-            for fig in ("throughput", "sustainable", "p99")
-            if (c := run.comparison(pair, fig))
-        ]
+        sentences = [_with_source(c) for fig in VERDICT_FIGURES if (c := run.comparison(pair, fig))]
         if sentences:
             lead = f"{machine} " if first else ""
             out.append(lead + " ".join(sentences))
@@ -107,6 +108,8 @@ def verdict(run: Run) -> list[str]:
     handler = run.comparison("handler", "throughput") if "handler" in names else None
     if handler:
         out.append(_with_source(handler))
+    if any(c.figure not in VERDICT_FIGURES for c in run.comparisons):
+        out.append(SHOWN_ONLY)
     rounds = rounds_sentence(run)
     if rounds:
         out.append(rounds)

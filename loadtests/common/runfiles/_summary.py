@@ -258,6 +258,13 @@ class RoundInfo(RunFile):
         return bool(self.flags)
 
 
+# The figures a verdict may state a difference on. Sustainable throughput and p99 at a
+# common rate are computed, shown with their intervals and compared, but on a 2-core
+# machine they did not come out the same from one run to the next (``make stability``),
+# so no verdict rests on them until they do.
+VERDICT_FIGURES = ("throughput",)
+
+
 class Comparison(RunFile):
     """One contrast (a pair of targets, one figure): ratios paired per round, the median's
     95 % bootstrap interval, and the word the interval supports."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
-from loadtests.common.runfiles import Comparison, Summary
+from loadtests.common.runfiles import VERDICT_FIGURES, Comparison, Summary
 from loadtests.common.stats import DASH, Interval, Word, describe, verdict_word
 from loadtests.report.claims._rows import fact, ratio_text, row
 
@@ -75,7 +75,7 @@ def speed_view(summary: Summary) -> dict[str, Any]:
                 "left_out": {str(k): v for k, v in c.left_out.items()},
                 "word": word,
                 "file_word": c.word,
-                "used": c.pair in SPEED_PAIRS and c.figure in SPEED_FIGURES,
+                "used": c.pair in SPEED_PAIRS and c.figure in VERDICT_FIGURES,
                 "sentence": describe(c.numerator, c.denominator, iv, word, _figure_name(c)),
                 "key": f"comparisons.{c.pair}.{c.figure}",
             }
