@@ -8,17 +8,22 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from shared_model import EXAMPLE, FIELD_NAMES, Settings, predict
+from shared_model import EXAMPLE, Settings, predict, validate_payload
 from tests.conftest import FRONTENDS, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+
+def example_statement(settings: Settings) -> str:
+    """Return the statement shared_model gives the example body (what every page must show)."""
+    return predict(validate_payload(EXAMPLE).features(), settings).statement
 
 
 @pytest.mark.parametrize("target", FRONTENDS)
 def test_form_shows_statement_then_field_message(
     browser: object, target: str, model_dir: Path, settings: Settings, tmp_path: Path
 ) -> None:
-    expected = predict([float(EXAMPLE[n]) for n in FIELD_NAMES], settings).statement
+    expected = example_statement(settings)
     with serve(target, model_dir) as url:
         page = browser.new_page()  # type: ignore[attr-defined]
         errors: list[str] = []
@@ -73,7 +78,7 @@ def test_swagger_ui_tries_predict_offline(
     browser: object, target: str, model_dir: Path, settings: Settings, tmp_path: Path
 ) -> None:
     """/docs: Try it out on POST /predict, Execute the example, see 200 and the statement."""
-    expected = predict([float(EXAMPLE[n]) for n in FIELD_NAMES], settings).statement
+    expected = example_statement(settings)
     with serve(target, model_dir) as url:
         page, outside, errors = offline_page(browser)
         page.goto(url + "/docs")
