@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -16,6 +17,12 @@ from shared_model import METADATA_FILE, Settings
 from shared_model._settings import DEFAULT_MODEL_DIR
 
 FRONTENDS = ("flask", "fastapi")  # the two validated frontends, each under its default server
+
+# A shell that starts pytest in the background without job control hands it SIGINT
+# ignored, and every process it starts inherits that: the Ctrl-C tests would then see
+# their runs ignore Ctrl-C. Taking SIGINT back here gives every child the default again.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
