@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from loadtests.bench.ladder import default_ladder, judge, search
+from loadtests.bench.config import RunSettings
+from loadtests.bench.ladder import default_ladder, judge, lowest_rung, search
 from loadtests.bench.openloop import StepResult
 
 LADDER = [250.0, 500.0, 1000.0, 1500.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0]
@@ -198,7 +199,7 @@ def test_curve_lists_every_step_by_rate() -> None:
 
 
 def test_default_ladder_is_absolute_and_ends_at_the_fastest_peak() -> None:
-    assert default_ladder(9000) == [
+    assert default_ladder(9000, lowest=250.0) == [
         250.0,
         500.0,
         1000.0,
@@ -210,9 +211,26 @@ def test_default_ladder_is_absolute_and_ends_at_the_fastest_peak() -> None:
         8000.0,
         12000.0,
     ]
+    assert default_ladder(9000)[0] == 500.0
     assert default_ladder(3000)[-1] == 3000.0
-    assert default_ladder(100) == [250.0]
+    assert default_ladder(100) == [500.0]
+    assert default_ladder(100, lowest=250.0) == [250.0]
     assert default_ladder(8000, lowest=1000)[0] == 1000.0
+
+
+def test_the_ladder_starts_lower_only_for_a_slow_target() -> None:
+    assert lowest_rung(999.0) == 250.0
+    assert lowest_rung(None) == 250.0
+    assert lowest_rung(1000.0) == 500.0
+
+
+def test_a_slow_rung_runs_long_enough_for_its_p99() -> None:
+    """Every step offers at least step_min_requests; fast rungs keep --step."""
+    settings = RunSettings(step_s=0.8, step_min_requests=800)
+    assert settings.step_s_at(250.0) == 3.2
+    assert settings.step_s_at(500.0) == 1.6
+    assert settings.step_s_at(4000.0) == 0.8
+    assert RunSettings(step_s=0.4, step_min_requests=0).step_s_at(500.0) == 0.4
 
 
 def test_a_hiccup_below_the_knee_does_not_set_the_rate() -> None:

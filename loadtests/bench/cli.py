@@ -132,6 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
         f"--quick {q.step_s})",
     )
     add(
+        "--step-min-requests",
+        type=int,
+        metavar="N",
+        help="a ladder step lasts at least long enough to offer N requests, so a slow rung's "
+        f"p99 rests on enough answers (default {d.step_min_requests}; --quick "
+        f"{q.step_min_requests}: --step only)",
+    )
+    add(
         "--ladder",
         type=_rates,
         metavar="R,R,...",
@@ -277,6 +285,8 @@ def settings_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
             parser.error("--locust-workers must be at least 1")
     if (args.rounds is not None and args.rounds < 1) or args.server_workers < 1:
         parser.error("--rounds and --server-workers must be at least 1")
+    if args.step_min_requests is not None and args.step_min_requests < 0:
+        parser.error("--step-min-requests must not be negative")
     if not 0 <= args.invalid_fraction <= 1:
         parser.error("--invalid-fraction must be between 0 and 1")
     q = args.quick
@@ -289,6 +299,9 @@ def settings_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
             args.server_warmup, DEFAULT.server_warmup_s, QUICK.server_warmup_s, q
         ),
         step_s=_pick(args.step, DEFAULT.step_s, QUICK.step_s, q),
+        step_min_requests=_pick(
+            args.step_min_requests, DEFAULT.step_min_requests, QUICK.step_min_requests, q
+        ),
         rounds=_pick(args.rounds, DEFAULT.rounds, QUICK.rounds, q),
         slo_ms=args.slo_ms,
         ladder=args.ladder,

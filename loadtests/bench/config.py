@@ -17,6 +17,14 @@ MATRIX_S = 2.0  # the invalid-input catalogue, once per target (first round)
 OVERLOAD_EXTRA_S = 8.0  # peak probe, normal latency, recovery watch around --overload S
 CALIBRATION_S = 1.0  # the CPU calibration before and after each round
 STEP_OVERHEAD_S = 0.3  # lead-in of an open-loop step (sent, not measured), and its drain
+# Every step offers at least this many requests (a slow rung runs longer than --step), so
+# its p99 is the 8th slowest answer or beyond, not the 2nd: 0.8 s at 250 req/s is 200
+# requests, and p99s read from so few moved ±26-54 % from run to run.
+MIN_STEP_REQUESTS = 800
+# The ladder starts at 500 req/s, where 0.8 s already holds 400 requests; 250 only when
+# a target is too slow to serve 500 with room (its probe peak below SLOW_PEAK_RPS).
+LOW_RUNG = 500.0
+SLOW_PEAK_RPS = 1000.0
 STEPS_PLANNED = 9  # ladder rungs plus bisection steps of one target in one round, for the plan
 
 
@@ -29,6 +37,7 @@ class Preset:
     warmup_s: float
     server_warmup_s: float
     step_s: float  # one rung of the open-loop ladder
+    step_min_requests: int  # a slow rung runs longer, until this many requests were offered
     rounds: int
     bench_max_time_s: float
     sample_interval_s: float
@@ -39,9 +48,9 @@ class Preset:
 # fit the 10-minute budget on 2 cores); the sweep (every level), the controls and the
 # invalid mix run in the first round only, later rounds measure the peak level it found
 # and the ladder. See the README for what each length buys.
-DEFAULT = Preset((1, 8, 32, 64), 0.8, 0.25, 1.0, 0.8, 4, 0.25, 0.25)
+DEFAULT = Preset((1, 8, 32, 64), 0.8, 0.25, 1.0, 0.8, MIN_STEP_REQUESTS, 4, 0.25, 0.25)
 # Quick: one level, two rounds of half-second phases (about a minute; verdicts undecided).
-QUICK = Preset((32,), 0.4, 0.15, 0.2, 0.4, 2, 0.02, 0.2)
+QUICK = Preset((32,), 0.4, 0.15, 0.2, 0.4, 0, 2, 0.02, 0.2)
 
 
 def default_cores() -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:
@@ -65,6 +74,7 @@ class RunSettings:
     warmup_s: float = DEFAULT.warmup_s
     server_warmup_s: float = DEFAULT.server_warmup_s
     step_s: float = DEFAULT.step_s
+    step_min_requests: int = DEFAULT.step_min_requests
     rounds: int = DEFAULT.rounds
     slo_ms: float = 25.0  # the latency bound of the sustainable throughput (p99)
     ladder: tuple[float, ...] | None = None  # offered rates; None: chosen from round 1's peaks
@@ -111,12 +121,18 @@ class RunSettings:
         """Return the planned seconds of one target in one round."""
         locust = len(self.levels) + 3 if first else 1  # round 1: + health, noop, invalid mix
         seconds = locust * self.phase_s() + STEPS_PLANNED * (self.step_s + STEP_OVERHEAD_S)
+        seconds += self.step_s_at(LOW_RUNG) - self.step_s  # the lowest rung may run longer
         if self.wrk:
             seconds += 1.3
         if first:
             seconds += self.server_warmup_s + (MATRIX_S if self.matrix else 0.0)
             seconds += self.overload_s + OVERLOAD_EXTRA_S if self.overload_s else 0.0
         return seconds
+
+    def step_s_at(self, rate: float) -> float:
+        """Return the measured seconds of a ladder step at rate: step_s, or longer where
+        step_s would offer fewer than step_min_requests requests."""
+        return max(self.step_s, self.step_min_requests / rate if rate > 0 else 0.0)
 
     def planned_s(self) -> float:
         """Return the planned seconds of the whole run (progress bar and time left)."""

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from loadtests.bench.config import LOW_RUNG, SLOW_PEAK_RPS
 from loadtests.bench.openloop import StepResult
 from loadtests.bench.results import LG_LIMIT_PCT
 
@@ -178,7 +179,13 @@ def search(
     return out
 
 
-def default_ladder(fastest_peak_rps: float, lowest: float = 250.0) -> list[float]:
+def lowest_rung(slowest_peak_rps: float | None) -> float:
+    """Return where the ladder starts: LOW_RUNG, or 250 req/s for a target slower than
+    SLOW_PEAK_RPS (or of unknown speed)."""
+    return LOW_RUNG if slowest_peak_rps and slowest_peak_rps >= SLOW_PEAK_RPS else 250.0
+
+
+def default_ladder(fastest_peak_rps: float, lowest: float = LOW_RUNG) -> list[float]:
     """Return absolute rates 250, 500, 1000, 1500, 2000, 3000, 4000, 6000, 8000, 12000, ...
     from ``lowest`` up to the first rung at or above the fastest target's peak."""
     rungs: list[float] = []

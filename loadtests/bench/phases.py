@@ -107,14 +107,15 @@ class Phases:
         steps: list[Step] = []
 
         def measure(rate: float) -> StepResult:
-            self.reporter.step(f"{tag} · open loop at {rate:g} req/s ({self.s.step_s:g} s)")
+            seconds = self.s.step_s_at(rate)
+            self.reporter.step(f"{tag} · open loop at {rate:g} req/s ({seconds:g} s)")
             if not settle(real.url):  # a failed step may have left a queue behind
                 self.reporter.log(f"{tag} · {real.url} still slow before {rate:g} req/s")
             started = time.time()
             result = self.steps.run(
                 real.url,
                 rate,
-                self.s.step_s,
+                seconds,
                 body=body,
                 expected=real.answers.predict,
                 seed=_seed(name, rnd, rate),
@@ -131,7 +132,7 @@ class Phases:
             step = _step_of(result, rnd, self.s.slo_ms, reason, f"hdr/{name}/{stem}.hdr")
             steps.append(step)
             self._log_step(tag, rec, rnd, step)
-            self.reporter.advance(self.s.step_s + STEP_OVERHEAD_S)
+            self.reporter.advance(seconds + STEP_OVERHEAD_S)
             return result
 
         outcome = search(measure, self.ladder, slo_ms=self.s.slo_ms)
@@ -312,7 +313,7 @@ class Phases:
             kind="open",
             path="/predict",
             offered_rps=step.offered_rps,
-            duration_s=self.s.step_s,
+            duration_s=self.s.step_s_at(step.offered_rps),
             requests=step.sent,
             successes=step.ok,
             failures=step.failures,

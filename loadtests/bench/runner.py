@@ -27,7 +27,7 @@ from loadtests.bench.config import (
     RunSettings,
 )
 from loadtests.bench.docs import check as check_docs
-from loadtests.bench.ladder import default_ladder
+from loadtests.bench.ladder import default_ladder, lowest_rung
 from loadtests.bench.loadgen import LoadGenerator
 from loadtests.bench.noise import Calibration, calibrate, median_figures, round_info
 from loadtests.bench.phase import health_spec, mix_specs, predict_spec
@@ -298,7 +298,7 @@ class Bench(Phases):
 
     def discover(self) -> tuple[float, ...]:
         """Probe each target's throughput briefly (wrk); return the common ladder of rates."""
-        fastest = 0.0
+        peaks: list[float] = []
         for name in self.s.subjects:
             served = self.served.get(name)
             if served is None or not self.s.wrk:
@@ -309,8 +309,11 @@ class Bench(Phases):
             except ProcessError as exc:
                 self.reporter.log(f"{name}: no capacity probe ({exc})")
                 continue
-            fastest = max(fastest, float(figures["rps"] or 0))
-        rates = default_ladder(fastest or DEFAULT_FASTEST_RPS)
+            peaks.append(float(figures["rps"] or 0))
+        rates = default_ladder(
+            max(peaks, default=0.0) or DEFAULT_FASTEST_RPS,
+            lowest_rung(min(peaks, default=None)),
+        )
         if self.s.quick:
             rates = rates[:: max(1, len(rates) // QUICK_RUNGS)][:QUICK_RUNGS]
         self.reporter.log(
