@@ -35,7 +35,7 @@ from loadtests.bench.phases import Phases, Served, Server
 from loadtests.bench.progress import Reporter
 from loadtests.bench.results import TargetRecord, target_info
 from loadtests.bench.sampling import Sampler, summarise
-from loadtests.bench.stepworker import StepWorker
+from loadtests.bench.stepworker import NORMAL, StepWorker
 from loadtests.bench.summary import Figures, peak_of
 from loadtests.common import servers as _servers
 from loadtests.common.net import is_literal
@@ -226,6 +226,13 @@ class Bench(Phases):
         )
         self.reporter.step("starting the load generators")
         self.step_worker = StepWorker(self.s.lg_cores, self.ledger)
+        self.header["environment"]["client_scheduling"] = self.step_worker.scheduling
+        if self.step_worker.scheduling == NORMAL:
+            self.warnings.append(
+                "the open-loop client runs at normal priority (raising it needs root or "
+                "CAP_SYS_NICE): more of its ladder steps will be late to send and greyed as "
+                "invalid"
+            )
         self.loadgen = LoadGenerator(
             self.s.locust_workers,
             self.s.lg_cores,
