@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from loadtests.bench.compare import common_rate, compare
+from loadtests.bench.compare import capacity, common_rate, compare
 from loadtests.common.runfiles import (
     Comparison,
     Pair,
@@ -124,11 +124,25 @@ def test_an_invalid_figure_never_reaches_the_verdict() -> None:
 
 
 def test_latency_is_compared_at_a_common_rate_below_capacity() -> None:
+    """The rate is the highest common rung at most half the slower one's closed-loop peak
+    (median of wrk's peaks), whatever the sustainable rates (they move far more)."""
     p99 = {"500": 2.0, "1000": 3.0, "2000": 9.0}
-    fastapi = target("fastapi", rounds_of([1.0] * 3, p99_ms=p99), sustainable=3000.0)
-    flask = target("flask", rounds_of([1.0] * 3, p99_ms={"500": 4.0, "1000": 6.0}), 2000.0)
-    assert common_rate(fastapi, flask) == 1000.0  # 2000 is not below 60 % of 2000
+    fastapi = target("fastapi", rounds_of([6000.0] * 3, p99_ms=p99), sustainable=500.0)
+    flask = target(
+        "flask",
+        rounds_of([1990.0, 2100.0, 3000.0], p99_ms={"500": 4.0, "1000": 6.0, "2000": 9.0}),
+        sustainable=4000.0,
+    )
+    assert capacity(flask) == 2100.0
+    assert common_rate(fastapi, flask) == 1000.0  # 2000 is more than half of 2100
     latency = pick(compare({"fastapi": fastapi, "flask": flask}, [PAIR], set()), "p99")
     assert latency.at_rps == 1000.0
     assert latency.median == 0.5
     assert latency.word == "faster"  # lower is better: half the p99
+    # Invalid wrk peaks do not count; Locust's stands in when wrk has none.
+    flask.rounds[2] = flask.rounds[2].model_copy(update={"wrk_valid": False})
+    assert capacity(flask) == 2045.0
+    for i, fig in enumerate(flask.rounds):
+        flask.rounds[i] = fig.model_copy(update={"wrk_valid": False, "locust_rps": 4100.0})
+    assert capacity(flask) == 4100.0
+    assert common_rate(fastapi, flask) == 2000.0

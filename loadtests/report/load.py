@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loadtests.bench.compare import COMMON_RATE_SHARE, capacity
 from loadtests.common.runfiles import (
     Comparison,
     Controls,
@@ -42,7 +43,6 @@ Data = dict[str, Any]
 SPREAD_WARN_RPS = 0.10  # (max - min) / median over rounds above this: a wide spread
 SPREAD_WARN_LATENCY = 0.25
 LOCUST_WRK_TOLERANCE = 0.10
-COMMON_RATE_SHARE = 0.6  # the headline's p99 is read below 60 % of the slowest capacity
 KNOWN_KEYS = frozenset().union(
     *(
         m.model_fields
@@ -233,8 +233,8 @@ def validity(run: Run, key: str) -> str | None:
 
 def common_rate(run: Run) -> float | None:
     """Return the ladder rate the headline reads p99 at: the highest rate every target
-    measured validly in its curve, below 60 % of the slowest sustainable throughput
-    (before a queue forms); else the lowest such rate; None when the targets share none."""
+    measured validly in its curve, at most COMMON_RATE_SHARE of the slowest closed-loop
+    capacity (before a queue forms); else the lowest such rate; None when they share none."""
     curves = [t.get("latency_curve") or [] for t in run.targets.values()]
     curves = [c for c in curves if c]
     if not curves:
@@ -247,9 +247,7 @@ def common_rate(run: Run) -> float | None:
     )
     if not shared:
         return None
-    capacities = [
-        number((t.get("sustainable_rps") or {}).get("median")) for t in run.targets.values()
-    ]
+    capacities = [capacity(TargetSummary.model_validate(t)) for t in run.targets.values()]
     known = [c for c in capacities if c]
     below = [r for r in shared if known and r <= COMMON_RATE_SHARE * min(known)]
     return max(below) if below else min(shared)
