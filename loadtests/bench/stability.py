@@ -5,8 +5,9 @@ loadtests.bench`` N times (default 3; every other argument is passed on), then p
 every headline figure and every comparison, its value in each run and its spread
 ((max - min) / median), and whether each comparison's word (faster, slower, a tie,
 undecided) came out the same every time. ``--runs DIR DIR ...`` only compares finished
-runs. The budget it checks against: ratios within ±5 % of their median, sustainable
-throughput within ±10 %.
+runs. The budgets it checks against: ratios within ±5 % of their median, sustainable
+throughput within ±10 %, and each target's p99 at every ladder rung below 60 % of its
+capacity (median of its wrk peaks over the rounds of every run) within ±25 %.
 """
 
 from __future__ import annotations
@@ -21,10 +22,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from loadtests.common.runfiles import Summary, read_summary
+from loadtests.bench.compare import capacity
+from loadtests.common.runfiles import Summary, TargetSummary, read_summary
+from loadtests.common.stats import MIN_ROUNDS
 
 RATIO_BUDGET = 0.05  # each ratio within ±5 % of its median across runs
 SUSTAINABLE_BUDGET = 0.10  # each sustainable throughput within ±10 %
+P99_BUDGET = 0.25  # each target's p99 at a common rung below 60 % of its capacity: ±25 %
+P99_BELOW_SHARE = 0.6
 
 
 @dataclass(frozen=True)
@@ -57,19 +62,23 @@ class Row:
         return len(set(self.words)) == 1 if self.words else None
 
 
+def rung_p99(run: Summary, target: TargetSummary, rate: float) -> float | None:
+    """Return the median p99 over a run's unflagged rounds whose step at rate was valid
+    (None with fewer than MIN_ROUNDS of them)."""
+    flagged = {r.round for r in run.rounds if r.flags}
+    key = f"{rate:g}"
+    values = [f.p99_ms[key] for f in target.rounds if key in f.p99_ms and f.round not in flagged]
+    return statistics.median(values) if len(values) >= MIN_ROUNDS else None
+
+
 def rows(runs: list[Summary]) -> list[Row]:
     """Return the headline figures and the comparisons of the runs, side by side."""
     out: list[Row] = []
     names = list(dict.fromkeys(n for s in runs for n in s.targets))
     for name in names:
         targets = [s.targets.get(name) for s in runs]
-        out.append(
-            Row(
-                f"{name}: wrk peak req/s",
-                tuple(t.wrk.rps if t and t.wrk else None for t in targets),
-                None,
-            )
-        )
+        peaks = tuple(capacity(t) if t else None for t in targets)
+        out.append(Row(f"{name}: wrk peak req/s (median of rounds)", peaks, None))
         out.append(
             Row(
                 f"{name}: sustainable req/s",
@@ -79,6 +88,11 @@ def rows(runs: list[Summary]) -> list[Row]:
                 SUSTAINABLE_BUDGET,
             )
         )
+        known = [p for p in peaks if p]
+        rungs = sorted(set.intersection(*(set(s.ladder) for s in runs))) if known else []
+        for rate in (r for r in rungs if r < P99_BELOW_SHARE * min(known)):
+            p99s = (rung_p99(s, t, rate) if t else None for s, t in zip(runs, targets, strict=True))
+            out.append(Row(f"{name}: p99 ms @{rate:g}", tuple(p99s), P99_BUDGET))
     keys = list(dict.fromkeys((c.pair, c.figure, c.at_rps) for s in runs for c in s.comparisons))
     for pair, figure, at in keys:
         found = [
@@ -109,7 +123,7 @@ def table(runs: list[Summary], found: list[Row]) -> Table:
     for column in ("spread", "budget", "words"):
         out.add_column(column)
     for row in found:
-        cells = ["-" if v is None else f"{v:,.0f}" if v >= 100 else f"{v:.3f}" for v in row.values]
+        cells = ["-" if v is None else f"{v:,.0f}" if v >= 100 else f"{v:.3g}" for v in row.values]
         dev = row.deviation
         within = {True: "ok", False: "OVER", None: ""}[row.within]
         budget = f"±{row.budget:.0%} {within}" if row.budget is not None else ""

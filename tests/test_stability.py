@@ -1,0 +1,72 @@
+"""make stability: each figure across runs, its spread against its budget, and the words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from loadtests.bench.stability import P99_BUDGET, RATIO_BUDGET, main, rows
+from loadtests.common.runfiles import Summary, read_summary, write_summary
+
+FIXTURE = Path(__file__).parent.parent / "results" / "reference"  # a whole default run
+
+
+def scaled(run: Summary, run_id: str, factor: float, word: str | None = None) -> Summary:
+    """Return a copy of a run with flask's wrk peaks and p99s and every ratio times factor."""
+    copy = run.model_copy(deep=True)
+    copy.run_id = run_id
+    flask = copy.targets["flask"]
+    for fig in flask.rounds:
+        fig.wrk_rps = (fig.wrk_rps or 0) * factor
+        fig.p99_ms = {k: v * factor for k, v in fig.p99_ms.items()}
+    for c in copy.comparisons:
+        c.median = None if c.median is None else c.median * factor
+        c.word = word or c.word
+    return copy
+
+
+def test_spread_budgets_and_words_across_runs() -> None:
+    run = read_summary(FIXTURE)
+    same = rows([run, scaled(run, "b", 1.04)])
+    ratios = [r for r in same if r.budget == RATIO_BUDGET and r.values[0]]
+    assert ratios
+    assert all(r.within and r.same_word for r in ratios)
+    moved = rows([run, scaled(run, "b", 1.30, word="undecided")])
+    ratios = [r for r in moved if r.budget == RATIO_BUDGET and r.values[0]]
+    assert all(r.within is False for r in ratios)
+    assert any(r.same_word is False for r in ratios)
+
+
+def test_p99_at_each_rung_below_60_percent_of_capacity() -> None:
+    """One row per common rung below 60 % of the target's capacity (median wrk peak), the
+    median of its unflagged valid rounds, judged against ±25 %."""
+    run = read_summary(FIXTURE)
+    flask = run.targets["flask"]
+    peaks = sorted(f.wrk_rps for f in flask.rounds if f.wrk_valid and f.wrk_rps)
+    found = {r.name: r for r in rows([run, scaled(run, "b", 1.2)])}
+    p99_rows = {n: r for n, r in found.items() if n.startswith("flask: p99 ms @")}
+    expected = {f"flask: p99 ms @{r:g}" for r in run.ladder if r < 0.6 * peaks[len(peaks) // 2]}
+    assert set(p99_rows) == expected
+    assert expected
+    for row in p99_rows.values():
+        assert row.budget == P99_BUDGET
+        if row.values[0] is not None:
+            assert row.values[1] is not None
+            assert abs(row.values[1] / row.values[0] - 1.2) < 1e-9
+            assert row.within is True  # ±9 % around the median of the two
+    beyond = {r.name: r for r in rows([run, scaled(run, "b", 1.8)])}
+    assert any(beyond[n].within is False for n in p99_rows if beyond[n].values[0])
+
+
+def test_the_command_fails_when_a_word_differs(tmp_path: Path) -> None:
+    run = read_summary(FIXTURE)
+    dirs = []
+    for name, summary in (
+        ("a", run),
+        ("b", scaled(run, "b", 1.0)),
+        ("c", scaled(run, "c", 1.0, "tie")),
+    ):
+        (tmp_path / name).mkdir()
+        write_summary(tmp_path / name, summary)
+        dirs.append(str(tmp_path / name))
+    assert main(["--runs", dirs[0], dirs[1]]) == 0
+    assert main(["--runs", dirs[0], dirs[2]]) == 1
