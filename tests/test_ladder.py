@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from loadtests.bench.config import RunSettings
-from loadtests.bench.ladder import default_ladder, judge, lowest_rung, search
+from loadtests.bench.ladder import borderline, decide, default_ladder, judge, lowest_rung, search
 from loadtests.bench.openloop import StepResult
 
 LADDER = [250.0, 500.0, 1000.0, 1500.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0]
@@ -245,3 +245,47 @@ def test_a_hiccup_below_the_knee_does_not_set_the_rate() -> None:
     assert found.sustainable_rps is not None
     assert 5000.0 <= found.sustainable_rps < 6000.0
     assert any("non-monotone" in note for note in found.notes)
+
+
+def test_a_borderline_step_is_measured_again_longer_and_the_longer_one_decides() -> None:
+    """p99 near the bound with no queue (p50 low) and nothing failed: measured again."""
+    calls: list[tuple[float, bool]] = []
+
+    def run(rate: float, longer: bool) -> StepResult:
+        calls.append((rate, longer))
+        first = step(rate, 60.0)  # one stall: p99 2.4x the bound
+        first.p50_ms = 0.8
+        return step(rate, 4.0) if longer else first
+
+    decided = decide(run, 3000.0, 25.0)
+    assert calls == [(3000.0, False), (3000.0, True)]
+    assert decided.p99_ms == 4.0
+    assert judge(decided, 25.0)[0] == "pass"
+
+
+@pytest.mark.parametrize(
+    ("p50", "p99", "failed", "valid", "again"),
+    [
+        (0.8, 60.0, 0, True, True),  # a stall in a queue-free step
+        (3.0, 20.0, 0, True, True),  # a marginal pass
+        (0.8, 5.0, 0, True, False),  # clearly within
+        (0.8, 150.0, 0, True, False),  # far beyond: not luck
+        (30.0, 60.0, 0, True, False),  # a queue: the median is over the bound
+        (0.8, 60.0, 3, True, False),  # failures decide by themselves
+        (0.8, 60.0, 0, False, False),  # the generator could not vouch for it
+    ],
+)
+def test_which_steps_are_borderline(
+    p50: float, p99: float, failed: int, valid: bool, again: bool
+) -> None:
+    result = step(2000.0, p99, failed=failed, valid=valid)
+    result.p50_ms = p50
+    assert borderline(result, 25.0) is again
+    calls: list[bool] = []
+
+    def run(rate: float, longer: bool) -> StepResult:
+        calls.append(longer)
+        return result
+
+    decide(run, 2000.0, 25.0)
+    assert calls == ([False, True] if again else [False])
