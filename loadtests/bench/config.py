@@ -25,7 +25,7 @@ MIN_STEP_REQUESTS = 800
 # a target is too slow to serve 500 with room (its probe peak below SLOW_PEAK_RPS).
 LOW_RUNG = 500.0
 SLOW_PEAK_RPS = 1000.0
-STEPS_PLANNED = 9  # ladder rungs plus bisection steps of one target in one round, for the plan
+STEPS_PLANNED = 10  # ladder rungs, bisection steps, a step measured again: one target, one round
 
 
 @dataclass(frozen=True)

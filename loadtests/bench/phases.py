@@ -17,7 +17,14 @@ from typing import Any
 
 from loadtests.bench import wrk as _wrk
 from loadtests.bench.config import MATRIX_S, OVERLOAD_EXTRA_S, STEP_OVERHEAD_S, RunSettings
-from loadtests.bench.ladder import TOLERANCE, Search, search
+from loadtests.bench.ladder import (
+    REMEASURE_FACTOR,
+    STOP_FACTOR,
+    TOLERANCE,
+    Search,
+    decide,
+    search,
+)
 from loadtests.bench.loadgen import LoadGenerator
 from loadtests.bench.openloop import StepResult
 from loadtests.bench.phase import PhaseConfig, phase_config
@@ -44,6 +51,11 @@ from loadtests.robustness.overload import overload
 from shared_model import EXAMPLE
 
 STEP_WARMUP_S = 0.2  # each open-loop step: sent but not measured, so queues settle
+# An answer later than this counts as dropped. 40x the default bound: such a step fails
+# anyway, and an overloaded step drains for up to this long after its window (2 s cost the
+# default run about 30 s in its ~40 overloaded steps).
+LADDER_TIMEOUT_S = 1.0
+REMEASURED = "-long"  # the phase-name suffix of a step measured again, longer
 SETTLE_AFTER_LADDER_S = 30.0  # a granian worker took over 30 s to drain 8,000 req/s
 
 
@@ -106,8 +118,7 @@ class Phases:
         body = json.dumps(EXAMPLE).encode()
         steps: list[Step] = []
 
-        def measure(rate: float) -> StepResult:
-            seconds = self.s.step_s_at(rate)
+        def run(rate: float, seconds: float, label: str) -> tuple[StepResult, Step]:
             self.reporter.step(f"{tag} · open loop at {rate:g} req/s ({seconds:g} s)")
             if not settle(real.url):  # a failed step may have left a queue behind
                 self.reporter.log(f"{tag} · {real.url} still slow before {rate:g} req/s")
@@ -118,21 +129,34 @@ class Phases:
                 seconds,
                 body=body,
                 expected=real.answers.predict,
-                seed=_seed(name, rnd, rate),
+                seed=_seed(name, rnd, rate) + (1 if label else 0),
                 warmup_s=STEP_WARMUP_S,
+                timeout_s=max(LADDER_TIMEOUT_S, STOP_FACTOR * self.s.slo_ms / 1000),
             )
             resources = summarise(self.samples.window(started, time.time()), 1)
             lg_pct = max(result.client_cpu_percent, as_float(resources.get("lg_cpu_max_pct")) or 0)
             reason = validity(lg_pct, result.send_lag_p99_ms)
             result.valid = reason is None
-            stem = f"r{rnd}-ladder-{rate:g}"
+            stem = f"r{rnd}-ladder-{rate:g}{label}"
             hdr_path = self.dir / "hdr" / name / f"{stem}.hdr"
             hdr_path.parent.mkdir(parents=True, exist_ok=True)
             hdr_path.write_text(result.latency_hdr + "\n", encoding="ascii")
             step = _step_of(result, rnd, self.s.slo_ms, reason, f"hdr/{name}/{stem}.hdr")
-            steps.append(step)
-            self._log_step(tag, rec, rnd, step)
+            self._log_step(tag, rec, rnd, step, seconds, label)
             self.reporter.advance(seconds + STEP_OVERHEAD_S)
+            return result, step
+
+        deciding: dict[float, Step] = {}
+
+        def run_at(rate: float, longer: bool) -> StepResult:
+            seconds = self.s.step_s_at(rate) * (REMEASURE_FACTOR if longer else 1.0)
+            result, deciding[rate] = run(rate, seconds, REMEASURED if longer else "")
+            return result
+
+        def measure(rate: float) -> StepResult:
+            # Near the bound a short window decides by luck (one stall in it, or none).
+            result = decide(run_at, rate, self.s.slo_ms)
+            steps.append(deciding[rate])
             return result
 
         outcome = search(measure, self.ladder, slo_ms=self.s.slo_ms)
@@ -304,16 +328,18 @@ class Phases:
             f"server {fig.get('server_cpu_pct') or 0:>5.1f}%{failures}{bound}{note}"
         )
 
-    def _log_step(self, tag: str, rec: TargetRecord, rnd: int, step: Step) -> None:
+    def _log_step(
+        self, tag: str, rec: TargetRecord, rnd: int, step: Step, seconds: float, label: str
+    ) -> None:
         row = PhaseRow(
             target=rec.info["name"],
             round=rnd,
             section="ladder",
-            phase=f"ladder-{step.offered_rps:g}",
+            phase=f"ladder-{step.offered_rps:g}{label}",
             kind="open",
             path="/predict",
             offered_rps=step.offered_rps,
-            duration_s=self.s.step_s_at(step.offered_rps),
+            duration_s=seconds,
             requests=step.sent,
             successes=step.ok,
             failures=step.failures,
