@@ -200,6 +200,13 @@ def test_tiny_run_writes_every_file(tiny_run: Path) -> None:
     assert [int(r["round"]) for r in rows] == sorted(int(r["round"]) for r in rows)
     ladder = [r for r in rows if r["section"] == "ladder"]
     assert {(int(r["round"]), r["target"]) for r in ladder} == set(order)
+    # Each round measures every target's peak (Locust, wrk) before any target's ladder, so
+    # the throughput figures of a round are taken close together.
+    for rnd in (1, 2):
+        sections = [r["section"] for r in rows if int(r["round"]) == rnd]
+        last_closed = max(i for i, sec in enumerate(sections) if sec in {"sweep", "wrk"})
+        assert last_closed < sections.index("ladder")
+        assert sections.count("wrk") == 2
     assert [r["round"] for r in summary["rounds"]] == [1, 2]
     for info in summary["rounds"]:
         assert info["calibration_before"]["best_ms"] > 0

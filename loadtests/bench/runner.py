@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from loadtests.bench import benches as _benches
 from loadtests.bench import env as _env
@@ -27,7 +27,7 @@ from loadtests.bench.config import (
     RunSettings,
 )
 from loadtests.bench.docs import check as check_docs
-from loadtests.bench.ladder import default_ladder, lowest_rung
+from loadtests.bench.ladder import TOP_HEADROOM, default_ladder, lowest_rung
 from loadtests.bench.loadgen import LoadGenerator
 from loadtests.bench.noise import Calibration, calibrate, median_figures, round_info
 from loadtests.bench.phase import health_spec, mix_specs, predict_spec
@@ -56,6 +56,11 @@ from loadtests.targets import TARGETS, get_target, pairs
 BUSY_AT_START_PCT = 25.0
 DISCOVERY_CONNECTIONS = 32  # the capacity probe that sizes the ladder
 DEFAULT_FASTEST_RPS = 4000.0  # ladder size when no target could be probed
+# A round visits every target twice, in the same order: first the closed-loop peaks (Locust,
+# wrk), all within half a minute of each other, so a slow minute on the machine hits every
+# target's throughput alike; then the controls, the ladder and the invalid mix.
+Part = Literal["throughput", "latency"]
+PARTS: tuple[Part, ...] = ("throughput", "latency")
 QUICK_RUNGS = 4
 
 
@@ -318,7 +323,7 @@ class Bench(Phases):
                 continue
             peaks.append(float(figures["rps"] or 0))
         rates = default_ladder(
-            max(peaks, default=0.0) or DEFAULT_FASTEST_RPS,
+            TOP_HEADROOM * (max(peaks, default=0.0) or DEFAULT_FASTEST_RPS),
             lowest_rung(min(peaks, default=None)),
         )
         if self.s.quick:
@@ -333,8 +338,9 @@ class Bench(Phases):
         self.reporter.step(f"round {rnd}/{self.s.rounds} · CPU calibration")
         start, started_at = time.time(), utc_now()
         before = self._calibrate()
-        for name in self.s.subjects:
-            self.run_subject(name, rnd)
+        for part in PARTS:
+            for name in self.s.subjects:
+                self.run_subject(name, rnd, part)
         after = self._calibrate()
         end = time.time()
         resources = summarise(self.samples.window(start, end), len(self.s.lg_cores or ()) or 1)
@@ -356,29 +362,35 @@ class Bench(Phases):
         self.reporter.advance(CALIBRATION_S)
         return result
 
-    def run_subject(self, name: str, rnd: int) -> None:
-        """Measure one target in one round; a failure is recorded, not fatal."""
+    def run_subject(self, name: str, rnd: int, part: Part = "latency") -> None:
+        """Measure one part of one target's round; a failure is recorded, not fatal."""
         rec = self.records[name]
         served = self.served.get(name)
         if rec.status == "failed" or served is None:
             return
         rec.status = "running"
         try:
-            self._measure(name, rec, rnd, served)
+            if part == "throughput":
+                self._throughput(name, rec, rnd, served)
+            else:
+                self._latency(name, rec, rnd, served)
         except ProcessError as exc:
             rec.status, rec.error = "failed", str(exc)
             self.reporter.log(f"[red]{name}: FAILED[/red] {exc}")
             if not self.lg.proc.alive():
                 raise  # without a load generator no other target can be measured
         else:
-            rec.repeats += 1
-            rec.status = "complete" if rec.repeats == self.s.rounds else "partial"
+            if part == PARTS[-1]:
+                rec.repeats += 1
+                rec.status = "complete" if rec.repeats == self.s.rounds else "partial"
         finally:
             self.write_summary()
 
-    def _measure(self, name: str, rec: TargetRecord, rnd: int, served: Served) -> None:
+    def _throughput(self, name: str, rec: TargetRecord, rnd: int, served: Served) -> None:
+        """The closed-loop part of a visit: the Locust sweep (its peak level after round 1)
+        and wrk at that level."""
         tag = f"[{rnd}/{self.s.rounds}] {name}"
-        real, noop = served.real, served.noop
+        real = served.real
         url, answers = real.url, real.answers
         self.samples.watch(server=real.pid, lg=self.lg.proc.pid, label=f"{name}:onnx")
         predict = [predict_spec(answers.predict)]
@@ -398,6 +410,17 @@ class Bench(Phases):
         users = rec.level or int(peak["users"])
         if self.s.wrk:
             self.wrk_phase(tag, rec, rnd, real, users)
+
+    def _latency(self, name: str, rec: TargetRecord, rnd: int, served: Served) -> None:
+        """The rest of a visit: the controls and the invalid mix (round 1), the ladder."""
+        tag = f"[{rnd}/{self.s.rounds}] {name}"
+        real, noop = served.real, served.noop
+        url, answers = real.url, real.answers
+        self.samples.watch(server=real.pid, lg=self.lg.proc.pid, label=f"{name}:onnx")
+        first = rnd == 1
+        if rec.level is None:
+            return  # the throughput part failed before it found a level
+        users = rec.level
         if first:  # the controls describe one target, not a contrast: once is enough
             health = [health_spec(answers.health)]
             config = self._config(f"health-c{users}", "HealthUser", users, health)
