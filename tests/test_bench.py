@@ -18,6 +18,7 @@ import pytest
 from loadtests.bench import wrk as _wrk
 from loadtests.bench.cli import build_parser, settings_from
 from loadtests.bench.config import DEFAULT, QUICK
+from loadtests.bench.runner import WRK_CONNECTIONS
 from loadtests.bench.summary import aggregate
 from loadtests.common import hdr as _hdr
 from loadtests.common.procs import Ledger, Managed, Registry, is_gone
@@ -207,6 +208,8 @@ def test_tiny_run_writes_every_file(tiny_run: Path) -> None:
         last_closed = max(i for i, sec in enumerate(sections) if sec in {"sweep", "wrk"})
         assert last_closed < sections.index("ladder")
         assert sections.count("wrk") == 2
+    # wrk runs at one concurrency for every target and round, whatever Locust's peak level.
+    assert {r["phase"] for r in rows if r["section"] == "wrk"} == {f"wrk-c{WRK_CONNECTIONS}"}
     assert [r["round"] for r in summary["rounds"]] == [1, 2]
     for info in summary["rounds"]:
         assert info["calibration_before"]["best_ms"] > 0

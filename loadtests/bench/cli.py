@@ -3,7 +3,7 @@
 Every target of loadtests/targets.py (and its noop twin) starts once with its exact
 command, pinned to the server core(s), and is verified against shared_model.predict.
 Then, round after round, each target in turn: the closed-loop sweep (Locust; every level
-in round 1, the peak level after), wrk at the peak level, the /health and noop controls
+in round 1, the peak level after), wrk at 32 connections, the /health and noop controls
 and the invalid mix (round 1), and the open-loop ladder of offered rates common to every
 target with the search for the sustainable rate under the latency bound. Every
 comparison is a ratio paired within rounds, with a 95 % bootstrap interval. Every

@@ -83,7 +83,7 @@ def _throughput_source(num: TargetSummary, den: TargetSummary) -> tuple[str, Pic
     rounds = [*num.rounds, *den.rounds]
     if rounds and all(f.locust_valid and f.locust_rps for f in rounds):
         return "Locust (closed loop, peak level)", lambda f: (f.locust_rps, f.locust_valid)
-    return "wrk (closed loop, peak level; Locust was load-generator-bound)", lambda f: (
+    return "wrk (closed loop, 32 connections; Locust was load-generator-bound)", lambda f: (
         f.wrk_rps,
         f.wrk_valid,
     )

@@ -6,7 +6,7 @@ wrk probe of each picks the ladder of offered rates common to every target. Then
 round visits every target in turn (A B C ... A B C ...), so drift on the machine hits all
 alike, with a CPU calibration on the server core before and after it. Per target and
 round: the closed-loop sweep (every level in round 1, the peak level after), /health and
-noop controls, wrk at the peak level, and the open-loop ladder with the search for the
+noop controls, wrk at 32 connections, and the open-loop ladder with the search for the
 sustainable rate; round 1 also runs the invalid mix. Then the invalid-input matrix once
 per target. Everything is written as it finishes; every server is stopped by PID.
 """
@@ -54,7 +54,11 @@ from loadtests.common.runfiles import (
 from loadtests.targets import TARGETS, get_target, pairs
 
 BUSY_AT_START_PCT = 25.0
-DISCOVERY_CONNECTIONS = 32  # the capacity probe that sizes the ladder
+# wrk (the capacity probe that sizes the ladder, and every round's peak) runs at one fixed
+# concurrency for every target, so the throughput ratios compare like with like. It ran at
+# Locust's peak level before; that level came out 8, 32 or 64 from run to run (Locust is
+# generator-bound at most levels), and uvicorn's wrk peak differs by ~10 % between 8 and 32.
+WRK_CONNECTIONS = 32
 DEFAULT_FASTEST_RPS = 4000.0  # ladder size when no target could be probed
 # A round visits every target twice, in the same order: first the closed-loop peaks (Locust,
 # wrk), all within half a minute of each other, so a slow minute on the machine hits every
@@ -317,7 +321,7 @@ class Bench(Phases):
                 continue
             self.reporter.step(f"{name} · warm-up and capacity probe (wrk)")
             try:
-                figures = self._wrk(name, served.real, "probe", DISCOVERY_CONNECTIONS, 1.0)
+                figures = self._wrk(name, served.real, "probe", WRK_CONNECTIONS, 1.0)
             except ProcessError as exc:
                 self.reporter.log(f"{name}: no capacity probe ({exc})")
                 continue
@@ -407,9 +411,8 @@ class Bench(Phases):
         if first:
             rec.level = int(peak["users"])
         rec.add_peak(peak, rnd)
-        users = rec.level or int(peak["users"])
         if self.s.wrk:
-            self.wrk_phase(tag, rec, rnd, real, users)
+            self.wrk_phase(tag, rec, rnd, real, WRK_CONNECTIONS)
 
     def _latency(self, name: str, rec: TargetRecord, rnd: int, served: Served) -> None:
         """The rest of a visit: the controls and the invalid mix (round 1), the ladder."""

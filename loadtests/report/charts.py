@@ -71,7 +71,7 @@ REPORT_CHARTS: tuple[tuple[str, str, str, ChartFn], ...] = (
         "throughput",
         "Throughput against concurrency",
         "Closed-loop sweep of POST /predict, median over rounds; bars: min-max over rounds; "
-        "hollow diamonds: wrk at the peak level; grey circles: invalid figures (load "
+        "hollow diamonds: wrk at 32 connections; grey circles: invalid figures (load "
         "generator without headroom).",
         throughput,
     ),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from loadtests.bench.ladder import STOP_FACTOR, TOLERANCE
+from loadtests.bench.config import MIN_STEP_REQUESTS
+from loadtests.bench.ladder import REMEASURE_FACTOR, STOP_FACTOR, TOLERANCE
 from loadtests.bench.noise import DRIFT_LIMIT, STEAL_LIMIT_PCT
 from loadtests.bench.results import LG_LIMIT_PCT, SEND_LAG_LIMIT_MS
 from loadtests.common.stats import MIN_ROUNDS, TIE_BAND
@@ -46,6 +47,8 @@ LIMITS = {
     "steal_pct": STEAL_LIMIT_PCT,
     "tolerance": TOLERANCE,
     "stop_factor": STOP_FACTOR,
+    "min_requests": MIN_STEP_REQUESTS,
+    "remeasure": REMEASURE_FACTOR,
     "common_share": COMMON_RATE_SHARE,
     "spread_rps": SPREAD_WARN_RPS,
     "spread_latency": SPREAD_WARN_LATENCY,
@@ -140,6 +143,8 @@ def method(run: Run) -> dict[str, Any]:
         "status": s.get("status"),
         "mode": s.get("mode"),
         "calibration": calibration_text(run),
+        "client_scheduling": (run.summary.get("environment") or {}).get("client_scheduling")
+        or "not recorded",
         "gunicorn_note": GUNICORN_NOTE,
         "machine": [
             ("CPU", f"{env.get('cpu_model', '?')}, {env.get('cpu_count', '?')} logical cores"),
