@@ -17,9 +17,9 @@ from loadtests.report.view import calibration_text
 
 DECIDED = ("faster", "slower", "tie")
 SHOWN_ONLY = (
-    "Sustainable throughput and p99 at a common rate are compared in the tables below with "
-    "their intervals, but this verdict does not rest on them: on a 2-core machine they have "
-    "not come out the same from one run to the next (`make stability` shows their spread)."
+    "p99 at a common rate is compared in the tables below with its interval, but this "
+    "verdict does not rest on it: on a 2-core machine it has not come out the same from one "
+    "run to the next (`make stability` shows its spread)."
 )
 LOCUST = "Locust"
 
@@ -105,9 +105,12 @@ def verdict(run: Run) -> list[str]:
             out[-1] += " " + interplay
     else:
         out.append(f"{machine} no like-for-like FastAPI:Flask pair was compared.")
-    handler = run.comparison("handler", "throughput") if "handler" in names else None
-    if handler:
-        out.append(_with_source(handler))
+    if "handler" in names:
+        handler = [
+            _with_source(c) for fig in VERDICT_FIGURES if (c := run.comparison("handler", fig))
+        ]
+        if handler:
+            out.append(" ".join(handler))
     if any(c.figure not in VERDICT_FIGURES for c in run.comparisons):
         out.append(SHOWN_ONLY)
     rounds = rounds_sentence(run)
