@@ -17,8 +17,7 @@ import pytest
 
 from loadtests.bench import wrk as _wrk
 from loadtests.bench.cli import build_parser, settings_from
-from loadtests.bench.config import DEFAULT, QUICK
-from loadtests.bench.runner import WRK_CONNECTIONS
+from loadtests.bench.config import DEFAULT, QUICK, WRK_CONNECTIONS
 from loadtests.bench.summary import aggregate
 from loadtests.common import hdr as _hdr
 from loadtests.common.procs import Ledger, Managed, Registry, is_gone

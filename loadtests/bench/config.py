@@ -25,6 +25,11 @@ MIN_STEP_REQUESTS = 800
 # a target is too slow to serve 500 with room (its probe peak below SLOW_PEAK_RPS).
 LOW_RUNG = 500.0
 SLOW_PEAK_RPS = 1000.0
+# wrk (the capacity probe that sizes the ladder, and every round's peak) runs at one fixed
+# concurrency for every target, so the throughput ratios compare like with like. It ran at
+# Locust's peak level before; that level came out 8, 32 or 64 from run to run (Locust is
+# generator-bound at most levels), and uvicorn's wrk peak differs by ~10 % between 8 and 32.
+WRK_CONNECTIONS = 32
 STEPS_PLANNED = 10  # ladder rungs, bisection steps, a step measured again: one target, one round
 
 

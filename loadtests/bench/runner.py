@@ -21,11 +21,7 @@ from typing import Any, Literal
 from loadtests.bench import benches as _benches
 from loadtests.bench import env as _env
 from loadtests.bench.compare import compare
-from loadtests.bench.config import (
-    CALIBRATION_S,
-    LOADGEN_START_S,
-    RunSettings,
-)
+from loadtests.bench.config import CALIBRATION_S, LOADGEN_START_S, WRK_CONNECTIONS, RunSettings
 from loadtests.bench.docs import check as check_docs
 from loadtests.bench.ladder import TOP_HEADROOM, default_ladder, lowest_rung
 from loadtests.bench.loadgen import LoadGenerator
@@ -54,11 +50,6 @@ from loadtests.common.runfiles import (
 from loadtests.targets import TARGETS, get_target, pairs
 
 BUSY_AT_START_PCT = 25.0
-# wrk (the capacity probe that sizes the ladder, and every round's peak) runs at one fixed
-# concurrency for every target, so the throughput ratios compare like with like. It ran at
-# Locust's peak level before; that level came out 8, 32 or 64 from run to run (Locust is
-# generator-bound at most levels), and uvicorn's wrk peak differs by ~10 % between 8 and 32.
-WRK_CONNECTIONS = 32
 DEFAULT_FASTEST_RPS = 4000.0  # ladder size when no target could be probed
 # A round visits every target twice, in the same order: first the closed-loop peaks (Locust,
 # wrk), all within half a minute of each other, so a slow minute on the machine hits every
