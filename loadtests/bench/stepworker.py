@@ -10,10 +10,10 @@ real-time policy SCHED_FIFO (priority 1), so the kernel runs it the moment its s
 fires instead of when the runner, the sampler or the idle Locust driver next yield the
 core. Measured on a 2-core VM (7 targets, 2 rounds, 0.8 s steps): at normal priority 30-50 %
 of the ladder's steps below 2,000 req/s had a send-lag p99 above 1 ms (invalid); nice -20
-left 4 of 45 invalid; SCHED_FIFO, 0 of 157. The client sleeps between sends and used at most
-~30 % of its core on any step, and the kernel keeps 5 % of every second for other tasks
+left 26 of 117 invalid; SCHED_FIFO, 0 of 157. The client sleeps between sends and used at most
+~55 % of its core on any step, and the kernel keeps 5 % of every second for other tasks
 (``kernel.sched_rt_runtime_us``), so it cannot lock the core. Where the policy is not
-allowed (not root, no CAP_SYS_NICE), it falls back to the lowest nice value it may take,
+allowed (not root, no CAP_SYS_NICE), it falls back to nice -10 (also privileged),
 then to normal priority; the run records which (``client_scheduling`` in summary.json's
 environment) and warns when it is normal.
 """
