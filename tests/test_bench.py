@@ -18,6 +18,7 @@ import pytest
 from loadtests.bench import wrk as _wrk
 from loadtests.bench.cli import build_parser, settings_from
 from loadtests.bench.config import DEFAULT, QUICK, WRK_CONNECTIONS
+from loadtests.bench.stepworker import FIFO_PRIORITY, NICE_FALLBACK, NORMAL
 from loadtests.bench.summary import aggregate
 from loadtests.common import hdr as _hdr
 from loadtests.common.procs import Ledger, Managed, Registry, is_gone
@@ -215,6 +216,11 @@ def test_tiny_run_writes_every_file(tiny_run: Path) -> None:
         assert info["calibration_after"]["best_ms"] > 0
     assert summary["calibration"]["score"] > 0
     assert summary["ladder"] == [150.0, 300.0]
+    assert summary["client_scheduling"] in {
+        f"SCHED_FIFO {FIFO_PRIORITY}",
+        f"nice {NICE_FALLBACK}",
+        NORMAL,
+    }
     for target in summary["targets"].values():
         assert [f["round"] for f in target["rounds"]] == [1, 2]
         assert [p["offered_rps"] for p in target["latency_curve"]][:1] == [150.0]

@@ -516,7 +516,7 @@ def test_method_explains_rounds_and_names_machine_model_and_command(
 def test_method_names_the_clients_scheduling(tmp_path: Path) -> None:
     run = copy_fixture(tmp_path / "run")
     summary = load_summary(run)
-    summary["environment"]["client_scheduling"] = "SCHED_FIFO 1"
+    summary["client_scheduling"] = "SCHED_FIFO 1"
     save_summary(run, summary)
     html_path, md_path = report.render(run)
     assert "(this run: SCHED_FIFO 1)" in section(html_path.read_text(encoding="utf-8"), "method")

@@ -226,7 +226,7 @@ class Bench(Phases):
         )
         self.reporter.step("starting the load generators")
         self.step_worker = StepWorker(self.s.lg_cores, self.ledger)
-        self.header["environment"]["client_scheduling"] = self.step_worker.scheduling
+        self.header["client_scheduling"] = self.step_worker.scheduling
         if self.step_worker.scheduling == NORMAL:
             self.warnings.append(
                 "the open-loop client runs at normal priority (raising it needs root or "

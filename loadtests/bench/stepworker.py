@@ -14,8 +14,8 @@ left 26 of 117 invalid; SCHED_FIFO, 0 of 157. The client sleeps between sends an
 ~55 % of its core on any step, and the kernel keeps 5 % of every second for other tasks
 (``kernel.sched_rt_runtime_us``), so it cannot lock the core. Where the policy is not
 allowed (not root, no CAP_SYS_NICE), it falls back to nice -10 (also privileged),
-then to normal priority; the run records which (``client_scheduling`` in summary.json's
-environment) and warns when it is normal.
+then to normal priority; the run records which (``client_scheduling`` in summary.json)
+and warns when it is normal.
 """
 
 from __future__ import annotations

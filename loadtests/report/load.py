@@ -30,6 +30,7 @@ from loadtests.common.runfiles import (
     Ratios,
     RoundFigures,
     RoundInfo,
+    Summary,
     Sustainable,
     TargetSummary,
     read_matrix,
@@ -56,6 +57,7 @@ KNOWN_KEYS = frozenset().union(
             CurvePoint,
             Sustainable,
             RoundFigures,
+            Summary,
         )
     ),
     {"derived"},
@@ -127,7 +129,8 @@ def number(value: Any) -> float | None:
 
 
 def lookup(target: Data, path: str) -> Any:
-    """Return the value at a dotted path of a target (``latency_curve.2.p99_ms``).
+    """Return the value at a dotted path of a target (``latency_curve.2.p99_ms``) or of the
+    whole summary (``client_scheduling``).
 
     A name that no run-file model defines is an error, not a silent None: a reader cannot
     ask for a key that nothing writes.
@@ -135,7 +138,7 @@ def lookup(target: Data, path: str) -> Any:
     node: Any = target
     for part in path.split("."):
         if not (part.isdigit() or part in KNOWN_KEYS):
-            raise KeyError(f"{part!r} (in {path!r}) is no field of summary.json's targets")
+            raise KeyError(f"{part!r} (in {path!r}) is no field of summary.json")
         if node is None:
             return None
         if isinstance(node, list):

@@ -317,6 +317,9 @@ class Summary(RunFile):
     mode: Literal["local", "url"]
     settings: dict[str, Any]  # every option of the run (RunSettings.as_dict)
     environment: dict[str, Any]  # machine, OS, Python, packages, commit, model (bench.env)
+    # What scheduling the open-loop client got on its core (bench.stepworker.raise_priority:
+    # "SCHED_FIFO 1", "nice -10" or "normal"); None: no client started (or an older run).
+    client_scheduling: str | None = None
     benchmarks: dict[str, BenchFigures] = {}
     targets: dict[str, TargetSummary] = {}
     pairs: list[Pair] = []

@@ -18,6 +18,7 @@ from loadtests.report.load import (
     SPREAD_WARN_RPS,
     Data,
     Run,
+    lookup,
 )
 from loadtests.report.view._tables import describe
 
@@ -143,8 +144,7 @@ def method(run: Run) -> dict[str, Any]:
         "status": s.get("status"),
         "mode": s.get("mode"),
         "calibration": calibration_text(run),
-        "client_scheduling": (run.summary.get("environment") or {}).get("client_scheduling")
-        or "not recorded",
+        "client_scheduling": lookup(run.summary, "client_scheduling") or "not recorded",
         "gunicorn_note": GUNICORN_NOTE,
         "machine": [
             ("CPU", f"{env.get('cpu_model', '?')}, {env.get('cpu_count', '?')} logical cores"),
