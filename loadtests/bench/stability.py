@@ -24,7 +24,6 @@ from rich.table import Table
 
 from loadtests.bench.compare import capacity
 from loadtests.common.runfiles import Summary, TargetSummary, read_summary
-from loadtests.common.stats import MIN_ROUNDS
 
 RATIO_BUDGET = 0.05  # each ratio within ±5 % of its median across runs
 SUSTAINABLE_BUDGET = 0.10  # each sustainable throughput within ±10 %
@@ -62,13 +61,11 @@ class Row:
         return len(set(self.words)) == 1 if self.words else None
 
 
-def rung_p99(run: Summary, target: TargetSummary, rate: float) -> float | None:
-    """Return the median p99 over a run's unflagged rounds whose step at rate was valid
-    (None with fewer than MIN_ROUNDS of them)."""
-    flagged = {r.round for r in run.rounds if r.flags}
-    key = f"{rate:g}"
-    values = [f.p99_ms[key] for f in target.rounds if key in f.p99_ms and f.round not in flagged]
-    return statistics.median(values) if len(values) >= MIN_ROUNDS else None
+def rung_p99(target: TargetSummary, rate: float) -> float | None:
+    """Return the p99 the report shows for a rate: its latency-curve point (the median over
+    rounds), None when the point is missing or invalid."""
+    point = next((p for p in target.latency_curve if p.offered_rps == rate), None)
+    return point.p99_ms if point and point.valid else None
 
 
 def rows(runs: list[Summary]) -> list[Row]:
@@ -91,7 +88,7 @@ def rows(runs: list[Summary]) -> list[Row]:
         known = [p for p in peaks if p]
         rungs = sorted(set.intersection(*(set(s.ladder) for s in runs))) if known else []
         for rate in (r for r in rungs if r < P99_BELOW_SHARE * min(known)):
-            p99s = (rung_p99(s, t, rate) if t else None for s, t in zip(runs, targets, strict=True))
+            p99s = (rung_p99(t, rate) if t else None for t in targets)
             out.append(Row(f"{name}: p99 ms @{rate:g}", tuple(p99s), P99_BUDGET))
     keys = list(dict.fromkeys((c.pair, c.figure, c.at_rps) for s in runs for c in s.comparisons))
     for pair, figure, at in keys:
