@@ -245,7 +245,8 @@ class Phases:
     def wrk_phase(
         self, tag: str, rec: TargetRecord, rnd: int, real: Server, connections: int
     ) -> None:
-        """Measure the peak level with wrk too: an independent generator with headroom."""
+        """Measure the peak with wrk too (an independent generator with headroom), at the
+        given number of connections."""
         name = rec.info["name"]
         self.reporter.step(f"{tag} · wrk c={connections}")
         figures = self._wrk(name, real, f"r{rnd}", connections, self.s.duration_s)

@@ -357,7 +357,7 @@ class Bench(Phases):
         self.reporter.advance(CALIBRATION_S)
         return result
 
-    def run_subject(self, name: str, rnd: int, part: Part = "latency") -> None:
+    def run_subject(self, name: str, rnd: int, part: Part) -> None:
         """Measure one part of one target's round; a failure is recorded, not fatal."""
         rec = self.records[name]
         served = self.served.get(name)
@@ -383,7 +383,7 @@ class Bench(Phases):
 
     def _throughput(self, name: str, rec: TargetRecord, rnd: int, served: Served) -> None:
         """The closed-loop part of a visit: the Locust sweep (its peak level after round 1)
-        and wrk at that level."""
+        and wrk at WRK_CONNECTIONS, the same for every target."""
         tag = f"[{rnd}/{self.s.rounds}] {name}"
         real = served.real
         url, answers = real.url, real.answers
