@@ -508,7 +508,7 @@ def test_method_explains_rounds_and_names_machine_model_and_command(
     assert "Why a gunicorn sync worker behaves this way" in md
     assert "buffering reverse proxy" in method
     assert "CPU µs / req</b> = server CPU %" in html
-    assert "at least 800 requests" in method
+    assert f"Every step lasts {settings['step_s']} s;" in method  # the fixture predates the rule
     assert f"measured again 2{TIMES} as long" in method
     assert "(this run: not recorded)" in method  # the fixture predates the record
 
@@ -517,10 +517,14 @@ def test_method_names_the_clients_scheduling(tmp_path: Path) -> None:
     run = copy_fixture(tmp_path / "run")
     summary = load_summary(run)
     summary["client_scheduling"] = "SCHED_FIFO 1"
+    summary["settings"]["step_min_requests"] = 800
     save_summary(run, summary)
     html_path, md_path = report.render(run)
     assert "(this run: SCHED_FIFO 1)" in section(html_path.read_text(encoding="utf-8"), "method")
-    assert "(this run: SCHED_FIFO 1)" in md_path.read_text(encoding="utf-8")
+    md = md_path.read_text(encoding="utf-8")
+    assert "(this run: SCHED_FIFO 1)" in md
+    step_s = summary["settings"]["step_s"]
+    assert f"Every step lasts {step_s} s or offers at least 800 requests" in md
 
 
 def test_missing_raw_files_and_partial_run_still_render(tmp_path: Path) -> None:

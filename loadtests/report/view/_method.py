@@ -5,7 +5,6 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from loadtests.bench.config import MIN_STEP_REQUESTS
 from loadtests.bench.ladder import REMEASURE_FACTOR, STOP_FACTOR, TOLERANCE
 from loadtests.bench.noise import DRIFT_LIMIT, STEAL_LIMIT_PCT
 from loadtests.bench.results import LG_LIMIT_PCT, SEND_LAG_LIMIT_MS
@@ -48,13 +47,22 @@ LIMITS = {
     "steal_pct": STEAL_LIMIT_PCT,
     "tolerance": TOLERANCE,
     "stop_factor": STOP_FACTOR,
-    "min_requests": MIN_STEP_REQUESTS,
     "remeasure": REMEASURE_FACTOR,
     "common_share": COMMON_RATE_SHARE,
     "spread_rps": SPREAD_WARN_RPS,
     "spread_latency": SPREAD_WARN_LATENCY,
     "locust_wrk": LOCUST_WRK_TOLERANCE,
 }
+
+
+def step_rule(run: Run) -> str:
+    """Return how long this run's ladder steps lasted, from its own settings."""
+    settings = run.summary.get("settings") or {}
+    least = settings.get("step_min_requests")
+    step = settings.get("step_s")
+    if least:
+        return f"Every step lasts {step} s or offers at least {least} requests, whichever is longer"
+    return f"Every step lasts {step} s"
 
 
 def calibration_text(run: Run) -> str:
@@ -145,6 +153,7 @@ def method(run: Run) -> dict[str, Any]:
         "mode": s.get("mode"),
         "calibration": calibration_text(run),
         "client_scheduling": lookup(run.summary, "client_scheduling") or "not recorded",
+        "step_rule": step_rule(run),
         "gunicorn_note": GUNICORN_NOTE,
         "machine": [
             ("CPU", f"{env.get('cpu_model', '?')}, {env.get('cpu_count', '?')} logical cores"),
