@@ -17,7 +17,7 @@ import pytest
 
 from loadtests.bench import wrk as _wrk
 from loadtests.bench.cli import build_parser, settings_from
-from loadtests.bench.config import DEFAULT, QUICK, WRK_CONNECTIONS
+from loadtests.bench.config import DEFAULT, QUICK, WRK_CONNECTIONS, RunSettings
 from loadtests.bench.stepworker import FIFO_PRIORITY, NICE_FALLBACK, NORMAL
 from loadtests.bench.summary import aggregate
 from loadtests.common import hdr as _hdr
@@ -42,6 +42,8 @@ TINY = [
     "0.4",
     "--ladder",
     "150,300",
+    "--wrk-passes",
+    "2",
 ]
 
 
@@ -126,6 +128,13 @@ def test_quick_preset_and_loopback_check() -> None:
     assert not settings.matrix  # a quick run leaves the matrix to `make invalid`
     default = settings_from(parser.parse_args([]), parser)
     assert (default.levels, default.duration_s) == (DEFAULT.levels, DEFAULT.duration_s)
+    # wrk twice a round by default, once in a quick run, as asked otherwise.
+    assert (default.wrk_passes, settings.wrk_passes) == (2, 1)
+    again = settings_from(parser.parse_args(["--quick", "--wrk-passes", "2"]), parser)
+    assert again.wrk_passes == 2
+    assert RunSettings(wrk_passes=2).round_s(False) > RunSettings(wrk_passes=1).round_s(False)
+    with pytest.raises(SystemExit):
+        settings_from(parser.parse_args(["--wrk-passes", "3"]), parser)
     with pytest.raises(SystemExit):
         settings_from(parser.parse_args(["--url", "http://example.com"]), parser)
 
@@ -191,9 +200,9 @@ def test_tiny_run_writes_every_file(tiny_run: Path) -> None:
         assert set(mix["by_status"]) >= {"200", "422"}
     rows = list(csv.DictReader((tiny_run / "phases.csv").read_text().splitlines()))
     closed = [r for r in rows if r["section"] != "ladder"]
-    # Round 1: the sweep's two levels, wrk, the health and noop controls, the invalid mix;
-    # round 2: the peak level only and wrk.
-    assert len(closed) == 2 * ((2 + 1 + 1 + 1 + 1) + (1 + 1))
+    # Round 1: the sweep's two levels, wrk twice, the health and noop controls, the invalid
+    # mix; round 2: the peak level only and wrk twice.
+    assert len(closed) == 2 * ((2 + 2 + 1 + 1 + 1) + (1 + 2))
     # Interleaved: every target once per round, round 1 before round 2 (phases.csv order).
     visits = [(int(r["round"]), r["target"]) for r in rows]
     order = list(dict.fromkeys(visits))
@@ -203,13 +212,28 @@ def test_tiny_run_writes_every_file(tiny_run: Path) -> None:
     assert {(int(r["round"]), r["target"]) for r in ladder} == set(order)
     # Each round measures every target's peak (Locust, wrk) before any target's ladder, so
     # the throughput figures of a round are taken close together.
+    # wrk runs again after every ladder, in the reverse order, and the round's wrk figure is
+    # the mean of its two passes.
+    first, again = f"wrk-c{WRK_CONNECTIONS}", f"wrk-c{WRK_CONNECTIONS}-pass2"
     for rnd in (1, 2):
-        sections = [r["section"] for r in rows if int(r["round"]) == rnd]
-        last_closed = max(i for i, sec in enumerate(sections) if sec in {"sweep", "wrk"})
-        assert last_closed < sections.index("ladder")
-        assert sections.count("wrk") == 2
+        mine = [r for r in rows if int(r["round"]) == rnd]
+        phases = [r["phase"] for r in mine]
+        sections = [r["section"] for r in mine]
+        closed_loop = [i for i, r in enumerate(mine) if r["section"] in {"sweep", "wrk"}]
+        assert max(i for i in closed_loop if phases[i] != again) < sections.index("ladder")
+        assert [i for i, ph in enumerate(phases) if ph == again] == [len(mine) - 2, len(mine) - 1]
+        assert [r["target"] for r in mine if r["phase"] == again] == ["fastapi", "flask"]
+        for name, target in summary["targets"].items():
+            fig = next(f for f in target["rounds"] if f["round"] == rnd)
+            measured = [
+                float(r["rps"])
+                for r in mine
+                if r["phase"] in {first, again} and r["target"] == name
+            ]
+            assert fig["wrk_samples"] == pytest.approx(measured, abs=0.1)
+            assert fig["wrk_rps"] == pytest.approx(sum(measured) / 2, abs=0.1)
     # wrk runs at one concurrency for every target and round, whatever Locust's peak level.
-    assert {r["phase"] for r in rows if r["section"] == "wrk"} == {f"wrk-c{WRK_CONNECTIONS}"}
+    assert {r["phase"] for r in rows if r["section"] == "wrk"} == {first, again}
     assert [r["round"] for r in summary["rounds"]] == [1, 2]
     for info in summary["rounds"]:
         assert info["calibration_before"]["best_ms"] > 0

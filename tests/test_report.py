@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 from loadtests.bench.compare import compare
+from loadtests.bench.config import WRK_CONNECTIONS
 from loadtests.common.runfiles import VERDICT_FIGURES, MatrixMeta, MatrixRow, Summary, read_summary
 from loadtests.common.servers import launch
 from loadtests.report import charts
@@ -511,6 +512,8 @@ def test_method_explains_rounds_and_names_machine_model_and_command(
     assert f"Every step lasts {settings['step_s']} s;" in method  # the fixture predates the rule
     assert f"measured again 2{TIMES} as long" in method
     assert "(this run: not recorded)" in method  # the fixture predates the record
+    assert f"wrk runs at {WRK_CONNECTIONS} connections for every target, once a round" in method
+    assert "--wrk-passes" not in text  # the fixture predates the setting
 
 
 def test_method_names_the_clients_scheduling(tmp_path: Path) -> None:
@@ -525,6 +528,21 @@ def test_method_names_the_clients_scheduling(tmp_path: Path) -> None:
     assert "(this run: SCHED_FIFO 1)" in md
     step_s = summary["settings"]["step_s"]
     assert f"Every step lasts {step_s} s or offers at least 800 requests" in md
+    assert "--step-min-requests 800" in md  # the command that repeats the run keeps it
+
+
+def test_method_names_the_wrk_passes(tmp_path: Path) -> None:
+    run = copy_fixture(tmp_path / "run")
+    summary = load_summary(run)
+    summary["settings"]["wrk_passes"] = 2
+    save_summary(run, summary)
+    html_path, md_path = report.render(run)
+    method = section(html_path.read_text(encoding="utf-8"), "method")
+    md = md_path.read_text(encoding="utf-8")
+    for text in (method, md):
+        assert f"wrk runs at {WRK_CONNECTIONS} connections for every target, twice a round" in text
+        assert "in the reverse order" in text
+    assert "--wrk-passes 2" in md
 
 
 def test_missing_raw_files_and_partial_run_still_render(tmp_path: Path) -> None:

@@ -227,6 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
     add("--no-benches", action="store_true", help="skip the in-process pytest-benchmark benches")
     add("--no-wrk", action="store_true", help="skip the wrk cross-check")
     add(
+        "--wrk-passes",
+        type=int,
+        choices=(1, 2),
+        help="wrk runs per target and round: 2 measures each target again after the ladders, "
+        "in reverse order, and takes the mean, so a drift across the round cancels "
+        f"(default {d.wrk_passes}; --quick {q.wrk_passes})",
+    )
+    add(
         "--no-matrix",
         action="store_true",
         help="skip the invalid-input matrix (every case of loadtests/robustness/cases.py, once per "
@@ -323,6 +331,7 @@ def settings_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         ),
         benches=not args.no_benches,
         wrk=not args.no_wrk,
+        wrk_passes=_pick(args.wrk_passes, DEFAULT.wrk_passes, QUICK.wrk_passes, q),
         matrix=not (args.no_matrix or q),
         overload_s=max(0.0, args.overload),
     )

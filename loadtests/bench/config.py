@@ -30,6 +30,13 @@ SLOW_PEAK_RPS = 1000.0
 # Locust's peak level before; that level came out 8, 32 or 64 from run to run (Locust is
 # generator-bound at most levels), and uvicorn's wrk peak differs by ~10 % between 8 and 32.
 WRK_CONNECTIONS = 32
+# wrk measures every target twice a round: before the ladders in the round's order, and
+# after them in the reverse order, so each target's two passes centre on the same moment
+# and a drift across the round cancels out of its ratios; the round's figure is their mean.
+# Measured on this 2-core VM: FastAPI def's throughput wanders over several seconds, so two
+# wrk seconds in a row varied as much as one (the FastAPI:Flask ratio of 10 back-to-back
+# pairs: CV 6.6 % at 1 s, 8.8 % at 2 s); two seconds a minute apart are near independent.
+WRK_PASSES = 2
 STEPS_PLANNED = 10  # ladder rungs, bisection steps, a step measured again: one target, one round
 
 
@@ -46,6 +53,7 @@ class Preset:
     rounds: int
     bench_max_time_s: float
     sample_interval_s: float
+    wrk_passes: int
 
 
 # Default: four interleaved rounds (with three, the bootstrap interval of a median is just
@@ -53,9 +61,10 @@ class Preset:
 # fit the 10-minute budget on 2 cores); the sweep (every level), the controls and the
 # invalid mix run in the first round only, later rounds measure the peak level it found
 # and the ladder. See the README for what each length buys.
-DEFAULT = Preset((1, 8, 32, 64), 0.8, 0.25, 1.0, 0.8, MIN_STEP_REQUESTS, 4, 0.25, 0.25)
-# Quick: one level, two rounds of half-second phases (about a minute; verdicts undecided).
-QUICK = Preset((32,), 0.4, 0.15, 0.2, 0.4, 0, 2, 0.02, 0.2)
+DEFAULT = Preset((1, 8, 32, 64), 0.8, 0.25, 1.0, 0.8, MIN_STEP_REQUESTS, 4, 0.25, 0.25, WRK_PASSES)
+# Quick: one level, two rounds of half-second phases, one wrk pass a round (about a
+# minute; verdicts undecided).
+QUICK = Preset((32,), 0.4, 0.15, 0.2, 0.4, 0, 2, 0.02, 0.2, 1)
 
 
 def default_cores() -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:
@@ -97,6 +106,7 @@ class RunSettings:
     sample_interval_s: float = DEFAULT.sample_interval_s
     benches: bool = True
     wrk: bool = True
+    wrk_passes: int = DEFAULT.wrk_passes  # wrk runs a round (1 or 2; see WRK_PASSES)
     matrix: bool = True
     overload_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -128,7 +138,7 @@ class RunSettings:
         seconds = locust * self.phase_s() + STEPS_PLANNED * (self.step_s + STEP_OVERHEAD_S)
         seconds += self.step_s_at(LOW_RUNG) - self.step_s  # the lowest rung may run longer
         if self.wrk:
-            seconds += 1.3
+            seconds += 1.3 * self.wrk_passes
         if first:
             seconds += self.server_warmup_s + (MATRIX_S if self.matrix else 0.0)
             seconds += self.overload_s + OVERLOAD_EXTRA_S if self.overload_s else 0.0

@@ -1,14 +1,14 @@
 """One bench run: benches, then every target measured in interleaved rounds.
 
-Every target's server and its noop twin (FVF_BACKEND=noop) start once, at the beginning,
-all pinned to the server cores (an idle server costs nothing), and are verified. A short
-wrk probe of each picks the ladder of offered rates common to every target. Then each
-round visits every target in turn (A B C ... A B C ...), so drift on the machine hits all
-alike, with a CPU calibration on the server core before and after it. Per target and
-round: the closed-loop sweep (every level in round 1, the peak level after), /health and
-noop controls, wrk at 32 connections, and the open-loop ladder with the search for the
-sustainable rate; round 1 also runs the invalid mix. Then the invalid-input matrix once
-per target. Everything is written as it finishes; every server is stopped by PID.
+Every target's server and its noop twin (FVF_BACKEND=noop) start once, all pinned to the
+server cores (an idle server costs nothing), and are verified. A short wrk probe of each
+picks the ladder of offered rates common to every target. Then each round visits every
+target in turn (A B C ...), so drift on the machine hits all alike, between two CPU
+calibrations on the server core: the closed-loop sweep (every level in round 1, the peak
+level after) and wrk at 32 connections; /health and noop controls, the open-loop ladder
+with the search for the sustainable rate, the invalid mix (round 1); wrk again (... C B A).
+Then the invalid-input matrix once per target. Everything is written as it finishes;
+every server is stopped by PID.
 """
 
 from __future__ import annotations
@@ -51,11 +51,12 @@ from loadtests.targets import TARGETS, get_target, pairs
 
 BUSY_AT_START_PCT = 25.0
 DEFAULT_FASTEST_RPS = 4000.0  # ladder size when no target could be probed
-# A round visits every target twice, in the same order: first the closed-loop peaks (Locust,
-# wrk), all within half a minute of each other, so a slow minute on the machine hits every
-# target's throughput alike; then the controls, the ladder and the invalid mix.
-Part = Literal["throughput", "latency"]
-PARTS: tuple[Part, ...] = ("throughput", "latency")
+# A round visits every target in three parts: the closed-loop peaks (Locust, wrk), all
+# within half a minute of each other, so a slow minute on the machine hits every target's
+# throughput alike; the controls, the ladder and the invalid mix; then wrk again, in the
+# reverse order, so each target's two wrk passes centre on the same moment (WRK_PASSES).
+Part = Literal["throughput", "latency", "wrk-again"]
+PARTS: tuple[Part, ...] = ("throughput", "latency", "wrk-again")
 QUICK_RUNGS = 4
 
 
@@ -333,8 +334,8 @@ class Bench(Phases):
         self.reporter.step(f"round {rnd}/{self.s.rounds} · CPU calibration")
         start, started_at = time.time(), utc_now()
         before = self._calibrate()
-        for part in PARTS:
-            for name in self.s.subjects:
+        for part in self.parts():
+            for name in self.s.subjects[:: -1 if part == "wrk-again" else 1]:
                 self.run_subject(name, rnd, part)
         after = self._calibrate()
         end = time.time()
@@ -357,6 +358,10 @@ class Bench(Phases):
         self.reporter.advance(CALIBRATION_S)
         return result
 
+    def parts(self) -> tuple[Part, ...]:
+        """Return the parts of a round: the second wrk pass only when it is asked for."""
+        return PARTS if self.s.wrk and self.s.wrk_passes > 1 else PARTS[:2]
+
     def run_subject(self, name: str, rnd: int, part: Part) -> None:
         """Measure one part of one target's round; a failure is recorded, not fatal."""
         rec = self.records[name]
@@ -367,15 +372,18 @@ class Bench(Phases):
         try:
             if part == "throughput":
                 self._throughput(name, rec, rnd, served)
-            else:
+            elif part == "latency":
                 self._latency(name, rec, rnd, served)
+            else:  # wrk's second pass; the sampler follows wrk from its start
+                tag = f"[{rnd}/{self.s.rounds}] {name}"
+                self.wrk_phase(tag, rec, rnd, served.real, WRK_CONNECTIONS, pass_no=2)
         except ProcessError as exc:
             rec.status, rec.error = "failed", str(exc)
             self.reporter.log(f"[red]{name}: FAILED[/red] {exc}")
             if not self.lg.proc.alive():
                 raise  # without a load generator no other target can be measured
         else:
-            if part == PARTS[-1]:
+            if part == self.parts()[-1]:
                 rec.repeats += 1
                 rec.status = "complete" if rec.repeats == self.s.rounds else "partial"
         finally:

@@ -75,7 +75,7 @@ async def _run(
     cpu0, wall0, cpu1, wall1 = step.cpu_window or (0.0, 0.0, 0.0, 0.0)
     cpu, wall = cpu1 - cpu0, wall1 - wall0
     hist, service_hist = _histogram(step.latency), _histogram(step.service)
-    lat, service = figures(hist), figures(service_hist)
+    lat, service = figures(hist, mean=False), figures(service_hist, mean=False)
     return StepResult(
         offered_rps=rate,
         duration_s=duration_s,
@@ -91,8 +91,8 @@ async def _run(
         max_ms=lat["max_ms"],
         service_p50_ms=service["p50_ms"],
         service_p99_ms=service["p99_ms"],
-        send_lag_p99_ms=figures(_histogram(step.lag))["p99_ms"],
-        wait_p99_ms=figures(_histogram(step.wait))["p99_ms"],
+        send_lag_p99_ms=figures(_histogram(step.lag), mean=False)["p99_ms"],
+        wait_p99_ms=figures(_histogram(step.wait), mean=False)["p99_ms"],
         client_cpu_us_per_request=round(cpu / step.sent * 1e6, 1) if step.sent else None,
         client_cpu_percent=round(100 * cpu / wall, 1) if wall > 0 else 0.0,
         connections_opened=step.opened,

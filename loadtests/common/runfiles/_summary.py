@@ -121,8 +121,9 @@ class RoundFigures(RunFile):
     level: int | None = None  # the closed-loop concurrency measured (the peak level)
     locust_rps: float | None = None
     locust_valid: bool = False
-    wrk_rps: float | None = None
-    wrk_valid: bool = False
+    wrk_rps: float | None = None  # the mean of the round's wrk passes (wrk_samples)
+    wrk_valid: bool = False  # every pass valid
+    wrk_samples: list[float] = []  # each wrk pass's req/s, in the order measured
     cpu_us_per_request: float | None = None  # server CPU per answered request, at wrk's peak
     sustainable_rps: float | None = None
     sustainable_valid: bool = False

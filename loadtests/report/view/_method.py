@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from loadtests.bench.config import WRK_CONNECTIONS
 from loadtests.bench.ladder import REMEASURE_FACTOR, STOP_FACTOR, TOLERANCE
 from loadtests.bench.noise import DRIFT_LIMIT, STEAL_LIMIT_PCT
 from loadtests.bench.results import LG_LIMIT_PCT, SEND_LAG_LIMIT_MS
@@ -65,6 +66,22 @@ def step_rule(run: Run) -> str:
     return f"Every step lasts {step} s"
 
 
+def wrk_rule(run: Run) -> str:
+    """Return how this run measured wrk: its concurrency and its passes a round."""
+    settings = run.summary.get("settings") or {}
+    if settings.get("wrk") is False:
+        return "wrk was not run"
+    passes = settings.get("wrk_passes") or 1
+    text = f"wrk runs at {WRK_CONNECTIONS} connections for every target"
+    if passes > 1:
+        return (
+            f"{text}, twice a round: before the ladders in the round's order and after them "
+            "in the reverse order, so both passes centre on the same moment for every target "
+            "and a drift across the round cancels; the round's figure is their mean"
+        )
+    return f"{text}, once a round"
+
+
 def calibration_text(run: Run) -> str:
     """Return the run's median CPU calibration in words (tells two machines apart)."""
     cal = (run.summary.get("calibration") or {}) or {}
@@ -85,6 +102,8 @@ _FLAGS = (
     ("rounds", "--rounds"),
     ("slo_ms", "--slo-ms"),
     ("step_s", "--step"),
+    ("step_min_requests", "--step-min-requests"),
+    ("wrk_passes", "--wrk-passes"),
     ("ladder", "--ladder"),
     ("invalid_fraction", "--invalid-fraction"),
     ("server_workers", "--server-workers"),
@@ -154,6 +173,7 @@ def method(run: Run) -> dict[str, Any]:
         "calibration": calibration_text(run),
         "client_scheduling": lookup(run.summary, "client_scheduling") or "not recorded",
         "step_rule": step_rule(run),
+        "wrk_rule": wrk_rule(run),
         "gunicorn_note": GUNICORN_NOTE,
         "machine": [
             ("CPU", f"{env.get('cpu_model', '?')}, {env.get('cpu_count', '?')} logical cores"),
