@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from loadtests.bench.stability import P99_BUDGET, RATIO_BUDGET, main, rows
-from loadtests.common.runfiles import Summary, read_summary, write_summary
+from loadtests.common.runfiles import VERDICT_FIGURES, Summary, read_summary, write_summary
 
 FIXTURE = Path(__file__).parent.parent / "results" / "reference"  # a whole default run
 
@@ -80,3 +82,41 @@ def test_the_command_fails_when_a_word_differs(tmp_path: Path) -> None:
         dirs.append(str(tmp_path / name))
     assert main(["--runs", dirs[0], dirs[1]]) == 0
     assert main(["--runs", dirs[0], dirs[2]]) == 1
+
+
+def test_only_the_verdicts_words_decide(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A p99 or CPU word that moved is listed, but only a throughput or sustainable word
+    (the figures the verdict states) fails the command."""
+    run = read_summary(FIXTURE)
+    shown_only = run.model_copy(deep=True)
+    shown_only.run_id = "b"
+    moved = [c for c in shown_only.comparisons if c.figure not in VERDICT_FIGURES]
+    assert moved
+    for c in moved:
+        c.word = "tie" if c.word != "tie" else "undecided"
+    dirs = []
+    for name, summary in (("a", run), ("b", shown_only)):
+        (tmp_path / name).mkdir()
+        write_summary(tmp_path / name, summary)
+        dirs.append(str(tmp_path / name))
+    assert main(["--runs", *dirs]) == 0
+    out = capsys.readouterr().out
+    assert "verdict words: all the same" in out
+    assert "words of figures shown only (not in the verdict) differ for" in out
+    found = {r.name: r for r in rows([run, shown_only])}
+    assert all(
+        r.in_verdict == (r.name.split()[1] in VERDICT_FIGURES) for r in found.values() if r.words
+    )
+
+
+def test_machine_speed_and_wall_time_lead_the_table() -> None:
+    run = read_summary(FIXTURE)
+    slower = run.model_copy(deep=True)
+    assert run.calibration is not None
+    assert slower.calibration is not None
+    slower.calibration.best_ms = run.calibration.best_ms * 1.1
+    first, second = rows([run, slower])[:2]
+    assert first.name.startswith("machine: CPU calibration")
+    assert first.values == (run.calibration.best_ms, run.calibration.best_ms * 1.1)
+    assert second.values == (run.wall_s, run.wall_s)
+    assert (first.budget, second.budget) == (None, None)  # shown, never judged

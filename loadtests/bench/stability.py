@@ -3,11 +3,15 @@
 ``python -m loadtests.bench.stability`` (``make stability``) runs ``python -m
 loadtests.bench`` N times (default 3; every other argument is passed on), then prints, for
 every headline figure and every comparison, its value in each run and its spread
-((max - min) / median), and whether each comparison's word (faster, slower, a tie,
-undecided) came out the same every time. ``--runs DIR DIR ...`` only compares finished
-runs. The budgets it checks against: ratios within ±5 % of their median, sustainable
-throughput within ±10 %, and each target's p99 at every ladder rung below 60 % of its
-capacity (median of its wrk peaks over the rounds of every run) within ±25 %.
+(the largest deviation from the median), and whether each comparison's word (faster,
+slower, a tie, undecided) came out the same every time. Only the verdict's figures
+(throughput and sustainable throughput) decide the exit status; the words of the figures
+the report only shows (p99, CPU per request) are listed apart. Each run's machine speed
+(the CPU calibration) and length are shown first, so a slower set of runs is told apart.
+``--runs DIR DIR ...`` only compares finished runs. The budgets it checks against: ratios
+within ±5 % of their median, sustainable throughput within ±10 %, and each target's p99 at
+every ladder rung below 60 % of its capacity (median of its wrk peaks over the rounds of
+every run) within ±25 %.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from loadtests.bench.compare import capacity
-from loadtests.common.runfiles import Summary, TargetSummary, read_summary
+from loadtests.common.runfiles import VERDICT_FIGURES, Summary, TargetSummary, read_summary
 
 RATIO_BUDGET = 0.05  # each ratio within ±5 % of its median across runs
 SUSTAINABLE_BUDGET = 0.10  # each sustainable throughput within ±10 %
@@ -39,6 +43,7 @@ class Row:
     values: tuple[float | None, ...]
     budget: float | None  # the largest deviation from the median allowed (None: shown only)
     words: tuple[str, ...] = ()  # comparisons: the word of each run
+    in_verdict: bool = False  # a comparison the verdict states (VERDICT_FIGURES)
 
     @property
     def deviation(self) -> float | None:
@@ -70,7 +75,14 @@ def rung_p99(target: TargetSummary, rate: float) -> float | None:
 
 def rows(runs: list[Summary]) -> list[Row]:
     """Return the headline figures and the comparisons of the runs, side by side."""
-    out: list[Row] = []
+    out = [
+        Row(
+            "machine: CPU calibration, best ms",
+            tuple(s.calibration.best_ms if s.calibration else None for s in runs),
+            None,
+        ),
+        Row("run: wall s", tuple(s.wall_s for s in runs), None),
+    ]
     names = list(dict.fromkeys(n for s in runs for n in s.targets))
     for name in names:
         targets = [s.targets.get(name) for s in runs]
@@ -106,6 +118,7 @@ def rows(runs: list[Summary]) -> list[Row]:
                 tuple(c.median if c else None for c in found),
                 RATIO_BUDGET,
                 tuple(c.word if c else "missing" for c in found),
+                in_verdict=figure in VERDICT_FIGURES,
             )
         )
     return out
@@ -126,13 +139,14 @@ def table(runs: list[Summary], found: list[Row]) -> Table:
         budget = f"±{row.budget:.0%} {within}" if row.budget is not None else ""
         words = ""
         if row.words:
-            words = row.words[0] if row.same_word else "DIFFER: " + " / ".join(row.words)
+            differ = "DIFFER: " if row.in_verdict else "differ (shown only): "
+            words = row.words[0] if row.same_word else differ + " / ".join(row.words)
         out.add_row(row.name, *cells, "-" if dev is None else f"±{dev:.1%}", budget, words)
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run (or read) the runs; print the table; exit 1 when a word differed between runs."""
+    """Run (or read) the runs; print the table; exit 1 when a verdict word differed."""
     parser = argparse.ArgumentParser(
         prog="python -m loadtests.bench.stability",
         description=__doc__,
@@ -157,9 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     runs = [read_summary(d) for d in dirs]
     found = rows(runs)
     Console(width=200).print(table(runs, found))
-    differ = [r.name for r in found if r.same_word is False]
+    differ = [r.name for r in found if r.same_word is False and r.in_verdict]
+    shown = [r.name for r in found if r.same_word is False and not r.in_verdict]
     over = [r.name for r in found if r.within is False]
-    print(f"words: {'all the same' if not differ else 'differ for ' + ', '.join(differ)}")
+    print(f"verdict words: {'all the same' if not differ else 'differ for ' + ', '.join(differ)}")
+    if shown:
+        print(f"words of figures shown only (not in the verdict) differ for {', '.join(shown)}")
     print(f"budget: {'all within' if not over else 'over for ' + ', '.join(over)}")
     return 1 if differ else 0
 
