@@ -87,7 +87,7 @@ BENCH_OPTIONS = $(if $(filter 1 yes true,$(QUICK)),--quick) \
 	  $(if $(STEP),--step $(STEP)) $(if $(USERS),--levels $(USERS)) $(if $(URL),--url $(URL)) \
 	  $(BENCH_ARGS)
 
-.PHONY: bench stability
+.PHONY: bench stability jitter
 bench: $(STAMP) system-deps $(MODEL) ## benchmark into results/<UTC time>/ (QUICK=1 TARGETS= ROUNDS= SLO_MS= URL= SWEEP=1)
 	$(BIN)/python -m loadtests.bench $(BENCH_OPTIONS)
 	$(if $(filter 1 yes true,$(SWEEP)),$(BIN)/python -m loadtests.bench.sweep --out results/latest $(if $(filter 1 yes true,$(QUICK)),--quick))
@@ -96,6 +96,12 @@ bench: $(STAMP) system-deps $(MODEL) ## benchmark into results/<UTC time>/ (QUIC
 
 stability: $(STAMP) system-deps $(MODEL) ## run the bench TIMES=3 times; print each figure's spread and whether verdicts agree
 	$(BIN)/python -m loadtests.bench.stability --times $(TIMES) $(BENCH_OPTIONS)
+
+RATE ?= 1000
+STEPS ?= 12
+jitter: $(STAMP) $(MODEL) ## repeat one ladder step STEPS=12 times on TARGET at RATE req/s beside a stall meter
+	$(BIN)/python -m loadtests.bench.jitter --target $(TARGET) --rate $(RATE) --steps $(STEPS) \
+	  --json results/jitter-$(TARGET)-$(RATE).json
 
 # Model-cost sweep: FastAPI:Flask throughput at model costs noop..burn:5000 (QUICK=1: 1 round).
 .PHONY: sweep
