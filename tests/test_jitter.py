@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.bench.jitter import FIGURES, main, spread, stalls_between, summarise_stalls
+from loadtests.bench.jitter import FIGURES, main, stalls_between, summarise_stalls
 from loadtests.common.procs import is_gone
+from loadtests.common.stats import deviation_from_median
 
 
 def test_the_stall_meter_counts_late_wake_ups_and_places_them_in_steps() -> None:
@@ -22,8 +23,9 @@ def test_the_stall_meter_counts_late_wake_ups_and_places_them_in_steps() -> None
 
 
 def test_spread_is_the_largest_deviation_from_the_median() -> None:
-    assert spread([1.0, 2.0, 4.0]) == 1.0
-    assert spread([3.0]) is None
+    assert deviation_from_median([1.0, 2.0, 4.0]) == 1.0
+    assert deviation_from_median([3.0]) is None
+    assert deviation_from_median([0.0, 0.0]) is None
 
 
 @pytest.mark.integration

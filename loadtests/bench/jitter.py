@@ -42,6 +42,7 @@ from loadtests.bench.stepworker import FIFO_PRIORITY, StepWorker
 from loadtests.bench.sweep.probe import CoreMeter
 from loadtests.common.procs import Ledger
 from loadtests.common.servers import launch, verify
+from loadtests.common.stats import deviation_from_median
 from loadtests.targets import TARGETS, get_target
 from shared_model import EXAMPLE
 
@@ -108,14 +109,6 @@ def _meter(core: int | None, stop: Event, out: Any) -> None:
     out.put({"scheduling": scheduling, "wakeups": wakeups, "max_late_s": worst, "events": events})
 
 
-def spread(values: list[float]) -> float | None:
-    """Return the largest deviation from the median, as a fraction (None: too few)."""
-    if len(values) < 2:
-        return None
-    mid = statistics.median(values)
-    return max(abs(v / mid - 1) for v in values) if mid else None
-
-
 def run(
     target: str, rate: float, steps: int, step_s: float, seed: int, log: Path
 ) -> dict[str, Any]:
@@ -165,7 +158,9 @@ def run(
     for row, (start, end) in zip(results, times, strict=True):
         row.update(stalls_between(events, start, end))
     stalls = summarise_stalls(events, seen["wakeups"], seen["max_late_s"], seen["scheduling"])
-    spreads = {k: spread([r[k] for r in results if r[k] is not None]) for k in FIGURES}
+    spreads = {
+        k: deviation_from_median([r[k] for r in results if r[k] is not None]) for k in FIGURES
+    }
     calm = [r["p99_ms"] for r in results if not r["stalls"] and r["p99_ms"] is not None]
     return {
         "target": target,
@@ -180,7 +175,7 @@ def run(
         "stalls": asdict(stalls),
         "calm_steps": len(calm),  # steps during which the meter saw no stall
         "calm_p99_ms": statistics.median(calm) if calm else None,
-        "calm_p99_spread": spread(calm),
+        "calm_p99_spread": deviation_from_median(calm),
     }
 
 

@@ -17,7 +17,6 @@ every run) within ±25 %.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from rich.table import Table
 
 from loadtests.bench.compare import capacity
 from loadtests.common.runfiles import VERDICT_FIGURES, Summary, TargetSummary, read_summary
+from loadtests.common.stats import deviation_from_median
 
 RATIO_BUDGET = 0.05  # each ratio within ±5 % of its median across runs
 SUSTAINABLE_BUDGET = 0.10  # each sustainable throughput within ±10 %
@@ -48,11 +48,7 @@ class Row:
     @property
     def deviation(self) -> float | None:
         """Return the largest |value / median - 1| over the runs (None without two values)."""
-        present = [v for v in self.values if v is not None]
-        if len(present) < 2:
-            return None
-        mid = statistics.median(present)
-        return max(abs(v / mid - 1) for v in present) if mid else None
+        return deviation_from_median(v for v in self.values if v is not None)
 
     @property
     def within(self) -> bool | None:

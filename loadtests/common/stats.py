@@ -137,6 +137,16 @@ def _left_out_reason(
     return ""
 
 
+def deviation_from_median(values: Iterable[float]) -> float | None:
+    """Return the largest |value / median - 1| (None with fewer than two values or a zero
+    median): how far the furthest of a few repeated measurements strayed."""
+    present = list(values)
+    if len(present) < 2:
+        return None
+    mid = median(present)
+    return max(abs(v / mid - 1) for v in present) if mid else None
+
+
 def interval(ratios: Iterable[float], confidence: float = 0.95) -> Interval:
     """Return the median of the ratios with a bootstrap confidence interval.
 
