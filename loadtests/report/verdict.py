@@ -17,9 +17,9 @@ from loadtests.report.view import calibration_text
 
 DECIDED = ("faster", "slower", "tie")
 SHOWN_ONLY = (
-    "p99 at a common rate is compared in the tables below with its interval, but this "
-    "verdict does not rest on it: on a 2-core machine it has not come out the same from one "
-    "run to the next (`make stability` shows its spread)."
+    "p99 at a common rate and server CPU per request are compared in the tables below with "
+    "their intervals, but this verdict does not rest on them: on a 2-core machine their "
+    "words have not come out the same from one run to the next (`make stability` lists them)."
 )
 LOCUST = "Locust"
 
