@@ -10,8 +10,8 @@ the report only shows (p99, CPU per request) are listed apart. Each run's machin
 (the CPU calibration) and length are shown first, so a slower set of runs is told apart.
 ``--runs DIR DIR ...`` only compares finished runs. The budgets it checks against: ratios
 within ±5 % of their median, sustainable throughput within ±10 %, and each target's p99 at
-every ladder rung below 60 % of its capacity (median of its wrk peaks over the rounds of
-every run) within ±25 %.
+every common ladder rung below 60 % of its capacity (the median of its wrk peaks over a
+run's rounds, the lowest of the runs') within ±25 %.
 """
 
 from __future__ import annotations

@@ -260,9 +260,11 @@ class RoundInfo(RunFile):
 
 
 # The figures a verdict may state a difference on. Sustainable throughput joined after its
-# words came out the same in three back-to-back default runs (2026-11-26, 11:31-12:00,
-# ``make stability``). p99 at a common rate is computed, shown with its interval and
-# compared, but its words did not repeat from run to run, so no verdict rests on it.
+# words came out the same in two sets of three back-to-back default runs (2026-11-26,
+# ``make stability``); in a third set one pair near 1 (granian:uvicorn) went undecided,
+# slower, undecided, as the throughput word of pairs near the tie band does. p99 at a
+# common rate and CPU per request are computed, shown with their intervals and compared,
+# but their words moved far more from run to run, so no verdict rests on them.
 VERDICT_FIGURES = ("throughput", "sustainable")
 
 
