@@ -44,6 +44,8 @@ def test_identical_steps_against_a_real_target(
         assert step["p99_ms"] >= step["p50_ms"] > 0
     assert set(found["spread"]) == set(FIGURES)
     assert found["stalls"]["wakeups"] > 0
+    # The meter asks for the same priority as the client, so they get the same answer.
+    assert found["stalls"]["scheduling"] == found["client_scheduling"]
     assert all(step["stalls"] >= 0 for step in found["steps"])
     calm = [s["p99_ms"] for s in found["steps"] if s["stalls"] == 0]
     assert found["calm_steps"] == len(calm)

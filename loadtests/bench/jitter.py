@@ -38,7 +38,7 @@ from rich.table import Table
 
 from loadtests.bench.config import default_cores
 from loadtests.bench.phases import LADDER_TIMEOUT_S, STEP_WARMUP_S
-from loadtests.bench.stepworker import FIFO_PRIORITY, StepWorker
+from loadtests.bench.stepworker import StepWorker, raise_priority
 from loadtests.bench.sweep.probe import CoreMeter
 from loadtests.common.procs import Ledger
 from loadtests.common.servers import launch, verify
@@ -58,7 +58,7 @@ FIGURES = ("p50_ms", "p99_ms", "p999_ms", "service_p99_ms", "send_lag_p99_ms")
 class Stalls:
     """What the stall meter saw: its wake-ups, how many were late, by how much at most."""
 
-    scheduling: str  # "SCHED_FIFO 1", or "normal" when real time was refused
+    scheduling: str  # what raise_priority got: "SCHED_FIFO 1", "nice -10" or "normal"
     wakeups: int
     late_over_0_5_ms: int
     late_over_2_ms: int
@@ -90,11 +90,9 @@ def _meter(core: int | None, stop: Event, out: Any) -> None:
     """Nap SLEEP_S at a time on core until stop is set; send back what was late, and when."""
     if core is not None:
         os.sched_setaffinity(0, {core})
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(FIFO_PRIORITY))
-        scheduling = f"SCHED_FIFO {FIFO_PRIORITY}"
-    except (AttributeError, OSError):
-        scheduling = "normal"
+    # As the open-loop client: real time where allowed. Below it (nice, normal) a late
+    # wake-up may only mean the server held the core; the output names what it got.
+    scheduling = raise_priority()
     events: list[tuple[float, float]] = []
     wakeups, worst = 0, 0.0
     before = time.monotonic()
@@ -151,6 +149,9 @@ def run(
         stop.set()
         if meter.pid is not None:
             meter.join(timeout=30)
+            if meter.is_alive():  # it should have seen stop; end it by its PID
+                meter.terminate()
+                meter.join(timeout=5)
         if worker is not None:
             worker.close()
         proc.stop()
