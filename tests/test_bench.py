@@ -232,6 +232,13 @@ def test_tiny_run_writes_every_file(tiny_run: Path) -> None:
             ]
             assert fig["wrk_samples"] == pytest.approx(measured, abs=0.1)
             assert fig["wrk_rps"] == pytest.approx(sum(measured) / 2, abs=0.1)
+            # CPU per request is the mean of the passes' too (server CPU % / 100 / req/s).
+            cpu = [
+                float(r["server_cpu_pct"]) / 100 / float(r["rps"]) * 1e6
+                for r in mine
+                if r["phase"] in {first, again} and r["target"] == name
+            ]
+            assert fig["cpu_us_per_request"] == pytest.approx(sum(cpu) / 2, rel=0.01, abs=0.2)
     # wrk runs at one concurrency for every target and round, whatever Locust's peak level.
     assert {r["phase"] for r in rows if r["section"] == "wrk"} == {first, again}
     assert [r["round"] for r in summary["rounds"]] == [1, 2]
