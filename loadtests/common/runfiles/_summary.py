@@ -259,12 +259,13 @@ class RoundInfo(RunFile):
         return bool(self.flags)
 
 
-# The figures a verdict may state a difference on. Sustainable throughput joined after its
-# words came out the same in two sets of three back-to-back default runs (2026-11-26,
-# ``make stability``); in a third set one pair near 1 (granian:uvicorn) went undecided,
-# slower, undecided, as the throughput word of pairs near the tie band does. p99 at a
+# The figures a verdict may state a difference on. Over twelve default runs (four sets of
+# three, 2026-11-26, ``make stability``) both kept one word in all twelve for the five pairs
+# whose ratio lies far from 1; the two pairs near 1 (fastapi:flask, granian:uvicorn) moved
+# between a decided word and "undecided" (once "a tie" against "slower"), for throughput
+# and sustainable throughput alike, and never between "faster" and "slower". p99 at a
 # common rate and CPU per request are computed, shown with their intervals and compared,
-# but their words moved far more from run to run, so no verdict rests on them.
+# but their words moved far more, so no verdict rests on them.
 VERDICT_FIGURES = ("throughput", "sustainable")
 
 
