@@ -87,7 +87,7 @@ BENCH_OPTIONS = $(if $(filter 1 yes true,$(QUICK)),--quick) \
 	  $(if $(STEP),--step $(STEP)) $(if $(USERS),--levels $(USERS)) $(if $(URL),--url $(URL)) \
 	  $(BENCH_ARGS)
 
-.PHONY: bench stability jitter
+.PHONY: bench stability jitter drift
 bench: $(STAMP) system-deps $(MODEL) ## benchmark into results/<UTC time>/ (QUICK=1 TARGETS= ROUNDS= SLO_MS= URL= SWEEP=1)
 	$(BIN)/python -m loadtests.bench $(BENCH_OPTIONS)
 	$(if $(filter 1 yes true,$(SWEEP)),$(BIN)/python -m loadtests.bench.sweep --out results/latest $(if $(filter 1 yes true,$(QUICK)),--quick))
@@ -102,6 +102,14 @@ STEPS ?= 12
 jitter: $(STAMP) $(MODEL) ## repeat one ladder step STEPS=12 times on TARGET at RATE req/s beside a stall meter
 	$(BIN)/python -m loadtests.bench.jitter --target $(TARGET) --rate $(RATE) --steps $(STEPS) \
 	  --json results/jitter-$(TARGET)-$(RATE).json
+
+SETS ?= 6
+BLOCKS ?= 6
+SAME_SERVERS ?=
+drift: $(STAMP) system-deps $(MODEL) ## wrk ratios in SETS=6 sets of fresh servers (TARGETS=, SAME_SERVERS=1): do sets differ?
+	$(BIN)/python -m loadtests.bench.drift $(if $(TARGETS),--targets $(TARGETS)) --sets $(SETS) \
+	  --blocks $(BLOCKS) $(if $(filter 1 yes true,$(SAME_SERVERS)),--same-servers) \
+	  --json results/drift-$$(date -u +%Y%m%dT%H%M%SZ).json
 
 # Model-cost sweep: FastAPI:Flask throughput at model costs noop..burn:5000 (QUICK=1: 1 round).
 .PHONY: sweep
