@@ -11,13 +11,14 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from loadtests.bench import wrk as _wrk
 from loadtests.bench.cli import build_parser, settings_from
 from loadtests.bench.config import DEFAULT, QUICK, WRK_CONNECTIONS, RunSettings
+from loadtests.bench.phases import Served, Server
 from loadtests.bench.stepworker import FIFO_PRIORITY, NICE_FALLBACK, NORMAL
 from loadtests.bench.summary import aggregate
 from loadtests.common import hdr as _hdr
@@ -135,8 +136,27 @@ def test_quick_preset_and_loopback_check() -> None:
     assert RunSettings(wrk_passes=2).round_s(False) > RunSettings(wrk_passes=1).round_s(False)
     with pytest.raises(SystemExit):
         settings_from(parser.parse_args(["--wrk-passes", "3"]), parser)
+    # Two processes of each real server by default, never more than rounds, one for --url.
+    assert (default.instances, default.server_processes()) == (2, 2)
+    assert settings_from(parser.parse_args(["--instances", "4"]), parser).server_processes() == 4
+    assert RunSettings(instances=4, rounds=3).server_processes() == 3
+    assert RunSettings(rounds=1).server_processes() == 1
+    assert RunSettings(url="http://127.0.0.1:9").server_processes() == 1
+    assert RunSettings(instances=2).servers_s() > RunSettings(instances=1).servers_s()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--instances", "0"])
     with pytest.raises(SystemExit):
         settings_from(parser.parse_args(["--url", "http://example.com"]), parser)
+
+
+def test_the_processes_of_a_server_take_turns_a_round() -> None:
+    first, second = (Server(f"http://127.0.0.1:{p}", cast(Any, None), None) for p in (1, 2))
+    served = Served(first, None, (second,))
+    assert [served.at(r) for r in (1, 2, 3, 4)] == [first, second, first, second]
+    assert [served.instance(r) for r in (1, 2, 3, 4)] == [1, 2, 1, 2]
+    alone = Served(first, None)
+    assert [alone.at(r) for r in (1, 2)] == [first, first]
+    assert alone.instance(2) == 1
 
 
 def test_aggregate_sums_counts_and_takes_medians() -> None:
@@ -265,6 +285,14 @@ def test_tiny_run_writes_every_file(tiny_run: Path) -> None:
             2,
         }
         assert comparison["sentence"]
+    # Each target's real server ran as two processes that took turns, one a round.
+    events = [json.loads(line) for line in (tiny_run / "processes.jsonl").read_text().splitlines()]
+    pid_of = {e["name"]: e["pid"] for e in events if e["event"] == "start"}
+    for name, target in summary["targets"].items():
+        assert [f["instance"] for f in target["rounds"]] == [1, 2]
+        by_round = [f["server_pid"] for f in target["rounds"]]
+        assert by_round == [pid_of[f"{name}:onnx"], pid_of[f"{name}:onnx#2"]]
+        assert f"{name}:noop#2" not in pid_of  # the noop twin runs once
     samples = list(csv.DictReader((tiny_run / "resources.csv").read_text().splitlines()))
     assert samples
     assert any(float(s["server_cpu_pct"] or 0) > 0 for s in samples)

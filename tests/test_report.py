@@ -514,6 +514,7 @@ def test_method_explains_rounds_and_names_machine_model_and_command(
     assert "(this run: not recorded)" in method  # the fixture predates the record
     assert f"wrk runs at {WRK_CONNECTIONS} connections for every target, once a round" in method
     assert "--wrk-passes" not in text  # the fixture predates the setting
+    assert "every target's servers start once, at the beginning" in method  # and --instances
 
 
 def test_method_names_the_clients_scheduling(tmp_path: Path) -> None:
@@ -543,6 +544,20 @@ def test_method_names_the_wrk_passes(tmp_path: Path) -> None:
         assert f"wrk runs at {WRK_CONNECTIONS} connections for every target, twice a round" in text
         assert "in the reverse order" in text
     assert "--wrk-passes 2" in md
+
+
+def test_method_names_the_server_processes(tmp_path: Path) -> None:
+    run = copy_fixture(tmp_path / "run")
+    summary = load_summary(run)
+    summary["settings"].update(instances=2, rounds=4)
+    save_summary(run, summary)
+    html_path, md_path = report.render(run)
+    method = section(html_path.read_text(encoding="utf-8"), "method")
+    md = md_path.read_text(encoding="utf-8")
+    for text in (method, md):
+        assert "every target's real server starts as 2 processes at the beginning" in text
+        assert "round r measures process (r - 1) mod 2 + 1" in text
+    assert "--instances 2" in md  # the command that repeats the run keeps it
 
 
 def test_missing_raw_files_and_partial_run_still_render(tmp_path: Path) -> None:

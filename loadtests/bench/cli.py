@@ -29,7 +29,13 @@ from urllib.parse import urlsplit
 from rich.console import Console
 from rich.table import Table
 
-from loadtests.bench.config import DEFAULT, QUICK, RunSettings, default_cores
+from loadtests.bench.config import (
+    DEFAULT,
+    QUICK,
+    SERVER_INSTANCES,
+    RunSettings,
+    default_cores,
+)
 from loadtests.bench.progress import Reporter
 from loadtests.bench.runner import Bench
 from loadtests.common.net import is_loopback
@@ -62,6 +68,13 @@ def _positive(text: str) -> float:
     value = float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {text!r}")
     return value
 
 
@@ -235,6 +248,14 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default {d.wrk_passes}; --quick {q.wrk_passes})",
     )
     add(
+        "--instances",
+        type=_at_least_one,
+        metavar="N",
+        help="processes of each target's real server, started together; round r measures "
+        "process (r-1) %% N + 1, so a process's own speed is sampled inside the run "
+        f"(default {SERVER_INSTANCES}; at most --rounds are used; a --url deployment: 1)",
+    )
+    add(
         "--no-matrix",
         action="store_true",
         help="skip the invalid-input matrix (every case of loadtests/robustness/cases.py, once per "
@@ -332,6 +353,7 @@ def settings_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         benches=not args.no_benches,
         wrk=not args.no_wrk,
         wrk_passes=_pick(args.wrk_passes, DEFAULT.wrk_passes, QUICK.wrk_passes, q),
+        instances=args.instances or SERVER_INSTANCES,
         matrix=not (args.no_matrix or q),
         overload_s=max(0.0, args.overload),
     )

@@ -10,6 +10,7 @@ from typing import Any
 from loadtests.targets import DEFAULT_TARGETS, DEFAULT_WORKERS
 
 SERVER_START_S = 1.5  # start + verify of one target's servers (all start at once)
+INSTANCE_START_S = 0.5  # each further process of its real server (0.36-0.54 s measured)
 LOADGEN_START_S = 1.5
 PHASE_OVERHEAD_S = 0.15
 DISTRIBUTED_OVERHEAD_S = 1.0
@@ -37,6 +38,15 @@ WRK_CONNECTIONS = 32
 # wrk seconds in a row varied as much as one (the FastAPI:Flask ratio of 10 back-to-back
 # pairs: CV 6.6 % at 1 s, 8.8 % at 2 s); two seconds a minute apart are near independent.
 WRK_PASSES = 2
+# Every target's real server runs as this many processes, started together at the beginning;
+# round r measures process (r - 1) % SERVER_INSTANCES + 1. A process keeps a speed of its
+# own for its life: in `make drift` on this VM the FastAPI (def) : Flask wrk ratio differed
+# between sets of fresh servers beyond chance (Kruskal-Wallis p 0.001-0.002 in three runs,
+# between-set SD 4.7-5.6 %) and not between sets of the same servers (p 0.20 and 0.49).
+# One process a target fixes that part for a whole run, and the next run draws another:
+# the largest part of the default ratio's ±6-17 % from run to run. Two halve its variance
+# for ~1.5 s a target (a start and a warm-up); one a round (4) would cost ~25 s more.
+SERVER_INSTANCES = 2
 STEPS_PLANNED = 10  # ladder rungs, bisection steps, a step measured again: one target, one round
 
 
@@ -107,6 +117,7 @@ class RunSettings:
     benches: bool = True
     wrk: bool = True
     wrk_passes: int = DEFAULT.wrk_passes  # wrk runs a round (1 or 2; see WRK_PASSES)
+    instances: int = SERVER_INSTANCES  # processes of each real server (SERVER_INSTANCES)
     matrix: bool = True
     overload_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -140,7 +151,8 @@ class RunSettings:
         if self.wrk:
             seconds += 1.3 * self.wrk_passes
         if first:
-            seconds += self.server_warmup_s + (MATRIX_S if self.matrix else 0.0)
+            seconds += self.server_warmup_s * self.server_processes()
+            seconds += MATRIX_S if self.matrix else 0.0
             seconds += self.overload_s + OVERLOAD_EXTRA_S if self.overload_s else 0.0
         return seconds
 
@@ -161,6 +173,13 @@ class RunSettings:
             + len(self.subjects) * (per_target + self.servers_s())
         )
 
+    def server_processes(self) -> int:
+        """Return how many processes of each real server the run measures: one for a --url
+        deployment, never more than there are rounds."""
+        return 1 if self.url else max(1, min(self.instances, self.rounds))
+
     def servers_s(self) -> float:
         """Return the planned seconds to start, verify and stop a target's servers."""
-        return SERVER_START_S if self.url is None else 0.2
+        if self.url is not None:
+            return 0.2
+        return SERVER_START_S + INSTANCE_START_S * (self.server_processes() - 1)

@@ -80,10 +80,21 @@ class Server:
 
 @dataclass(frozen=True)
 class Served:
-    """A target's verified server and its noop twin (None for a --url run without one)."""
+    """A target's verified server, its further processes, and its noop twin (None for a
+    --url run without one)."""
 
     real: Server
     noop: Server | None
+    spares: tuple[Server, ...] = ()  # the same server's further processes (--instances)
+
+    def at(self, rnd: int) -> Server:
+        """Return the process that round rnd measures: they take turns, the first in round 1."""
+        every = (self.real, *self.spares)
+        return every[(rnd - 1) % len(every)]
+
+    def instance(self, rnd: int) -> int:
+        """Return the number (1 for the first) of the process that round rnd measures."""
+        return (rnd - 1) % (1 + len(self.spares)) + 1
 
 
 class Phases:

@@ -1,7 +1,8 @@
 """One bench run: benches, then every target measured in interleaved rounds.
 
-Every target's server and its noop twin (FVF_BACKEND=noop) start once, all pinned to the
-server cores (an idle server costs nothing), and are verified. A short wrk probe of each
+Every target's server (as --instances processes, which take turns a round) and its noop
+twin (FVF_BACKEND=noop) start at the beginning, all pinned to the server cores (an idle
+server costs nothing), and are verified (serving.py). A short wrk probe of each
 picks the ladder of offered rates common to every target. Then each round visits every
 target in turn (A B C ...), so drift on the machine hits all alike, between two CPU
 calibrations on the server core: the closed-loop sweep (every level in round 1, the peak
@@ -27,15 +28,15 @@ from loadtests.bench.ladder import TOP_HEADROOM, default_ladder, lowest_rung
 from loadtests.bench.loadgen import LoadGenerator
 from loadtests.bench.noise import Calibration, calibrate, median_figures, round_info
 from loadtests.bench.phase import health_spec, mix_specs, predict_spec
-from loadtests.bench.phases import Phases, Served, Server
+from loadtests.bench.phases import Phases, Served
 from loadtests.bench.progress import Reporter
 from loadtests.bench.results import TargetRecord, target_info
 from loadtests.bench.sampling import Sampler, summarise
+from loadtests.bench.serving import start_served
 from loadtests.bench.stepworker import NORMAL, StepWorker
 from loadtests.bench.summary import Figures, peak_of
-from loadtests.common import servers as _servers
 from loadtests.common.net import is_literal
-from loadtests.common.procs import Ledger, Managed, ProcessError, Registry
+from loadtests.common.procs import Ledger, ProcessError, Registry
 from loadtests.common.runfiles import (
     PHASE_ROW_COLUMNS,
     PHASES_FILE,
@@ -279,30 +280,7 @@ class Bench(Phases):
         self.write_summary()
 
     def _start(self, name: str) -> Served:
-        if self.s.url:
-            real = self._verified(self.s.url, "onnx", None, None)
-            noop = self._verified(self.s.noop_url, "noop", None, None) if self.s.noop_url else None
-            return Served(real, noop)
-        started = []
-        for backend in ("onnx", "noop"):
-            log = self.dir / "logs" / f"{name}-{backend}.log"
-            proc, url = _servers.start(
-                TARGETS[name],
-                backend=backend,
-                workers=self.s.server_workers,
-                cores=self.s.server_cores,
-                log_path=log,
-                ledger=self.ledger,
-                registry=self.registry,
-            )
-            started.append((proc, url, backend, log))
-        try:
-            real, noop = (self._verified(u, b, p, log) for p, u, b, log in started)
-        except BaseException:
-            for proc, *_ in started:
-                self.registry.stop(proc)
-            raise
-        return Served(real, noop)
+        return start_served(name, self.s, self.dir / "logs", self.ledger, self.registry)
 
     def discover(self) -> tuple[float, ...]:
         """Probe each target's throughput briefly (wrk); return the common ladder of rates."""
@@ -376,7 +354,7 @@ class Bench(Phases):
                 self._latency(name, rec, rnd, served)
             else:  # wrk's second pass; the sampler follows wrk from its start
                 tag = f"[{rnd}/{self.s.rounds}] {name}"
-                self.wrk_phase(tag, rec, rnd, served.real, WRK_CONNECTIONS, pass_no=2)
+                self.wrk_phase(tag, rec, rnd, served.at(rnd), WRK_CONNECTIONS, pass_no=2)
         except ProcessError as exc:
             rec.status, rec.error = "failed", str(exc)
             self.reporter.log(f"[red]{name}: FAILED[/red] {exc}")
@@ -393,13 +371,16 @@ class Bench(Phases):
         """The closed-loop part of a visit: the Locust sweep (its peak level after round 1)
         and wrk at WRK_CONNECTIONS, the same for every target."""
         tag = f"[{rnd}/{self.s.rounds}] {name}"
-        real = served.real
+        real = served.at(rnd)  # the server's processes take turns, one a round
+        fig = rec.round_figures(rnd)
+        fig.instance, fig.server_pid = served.instance(rnd), real.pid
         url, answers = real.url, real.answers
         self.samples.watch(server=real.pid, lg=self.lg.proc.pid, label=f"{name}:onnx")
         predict = [predict_spec(answers.predict)]
         first = rnd == 1
         levels = self.s.levels if first or rec.level is None else (rec.level,)
-        warmup = self.s.server_warmup_s if first else 0.0
+        # A process's first round warms it up (round 1's was also probed by wrk).
+        warmup = self.s.server_warmup_s if rnd <= 1 + len(served.spares) else 0.0
         measured = []
         for users in levels:
             config = self._config(f"sweep-c{users}", "PredictUser", users, predict, warmup)
@@ -416,7 +397,7 @@ class Bench(Phases):
     def _latency(self, name: str, rec: TargetRecord, rnd: int, served: Served) -> None:
         """The rest of a visit: the controls and the invalid mix (round 1), the ladder."""
         tag = f"[{rnd}/{self.s.rounds}] {name}"
-        real, noop = served.real, served.noop
+        real, noop = served.at(rnd), served.noop  # round 1's controls: the first process
         url, answers = real.url, real.answers
         self.samples.watch(server=real.pid, lg=self.lg.proc.pid, label=f"{name}:onnx")
         first = rnd == 1
@@ -443,8 +424,3 @@ class Bench(Phases):
                 bad_fraction=self.s.invalid_fraction,
             )
             self.locust_phase(tag, rec, rnd, "invalid_mix", config, url)
-
-    def _verified(self, url: str, backend: str, proc: Managed | None, log: Path | None) -> Server:
-        timeout = _servers.READY_TIMEOUT_S if proc is not None else 15.0
-        _servers.wait_ready(url, proc, log, timeout=timeout)
-        return Server(url, _servers.verify(url, backend), proc)

@@ -118,6 +118,8 @@ class RoundFigures(RunFile):
     """The figures of one target in one round, the raw material of every paired ratio."""
 
     round: int
+    instance: int = 1  # which process of the target's real server this round measured
+    server_pid: int | None = None  # its PID (None for a --url deployment)
     level: int | None = None  # the closed-loop concurrency measured (the peak level)
     locust_rps: float | None = None
     locust_valid: bool = False

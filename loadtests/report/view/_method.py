@@ -82,6 +82,24 @@ def wrk_rule(run: Run) -> str:
     return f"{text}, once a round"
 
 
+def servers_rule(run: Run) -> str:
+    """Return how this run started each target's servers: once, or as processes that take
+    turns a round (--instances; runs made before it started each server once)."""
+    settings = run.summary.get("settings") or {}
+    rounds = settings.get("rounds") or 1
+    processes = 1 if settings.get("url") else min(settings.get("instances") or 1, rounds)
+    if processes < 2:
+        return "every target's servers start once, at the beginning"
+    return (
+        f"every target's real server starts as {processes} processes at the beginning (its "
+        f"noop twin as one), and they take turns: round r measures process (r - 1) mod "
+        f"{processes} + 1. A process keeps a speed of its own for its life (make drift: the "
+        "FastAPI def : Flask ratio differed between sets of fresh servers, not between sets "
+        "of the same servers), so one process would fix that part of a ratio for the whole "
+        "run; taking turns samples it inside the run, and the intervals include it"
+    )
+
+
 def calibration_text(run: Run) -> str:
     """Return the run's median CPU calibration in words (tells two machines apart)."""
     cal = (run.summary.get("calibration") or {}) or {}
@@ -104,6 +122,7 @@ _FLAGS = (
     ("step_s", "--step"),
     ("step_min_requests", "--step-min-requests"),
     ("wrk_passes", "--wrk-passes"),
+    ("instances", "--instances"),
     ("ladder", "--ladder"),
     ("invalid_fraction", "--invalid-fraction"),
     ("server_workers", "--server-workers"),
@@ -174,6 +193,7 @@ def method(run: Run) -> dict[str, Any]:
         "client_scheduling": lookup(run.summary, "client_scheduling") or "not recorded",
         "step_rule": step_rule(run),
         "wrk_rule": wrk_rule(run),
+        "servers_rule": servers_rule(run),
         "gunicorn_note": GUNICORN_NOTE,
         "machine": [
             ("CPU", f"{env.get('cpu_model', '?')}, {env.get('cpu_count', '?')} logical cores"),
