@@ -143,8 +143,9 @@ def test_quick_preset_and_loopback_check() -> None:
     assert RunSettings(rounds=1).server_processes() == 1
     assert RunSettings(url="http://127.0.0.1:9").server_processes() == 1
     assert RunSettings(instances=2).servers_s() > RunSettings(instances=1).servers_s()
-    with pytest.raises(SystemExit):
-        parser.parse_args(["--instances", "0"])
+    for bad in ("0", "-1"):
+        with pytest.raises(SystemExit):
+            settings_from(parser.parse_args(["--instances", bad]), parser)
     with pytest.raises(SystemExit):
         settings_from(parser.parse_args(["--url", "http://example.com"]), parser)
 

@@ -29,13 +29,7 @@ from urllib.parse import urlsplit
 from rich.console import Console
 from rich.table import Table
 
-from loadtests.bench.config import (
-    DEFAULT,
-    QUICK,
-    SERVER_INSTANCES,
-    RunSettings,
-    default_cores,
-)
+from loadtests.bench.config import DEFAULT, QUICK, SERVER_INSTANCES, RunSettings, default_cores
 from loadtests.bench.progress import Reporter
 from loadtests.bench.runner import Bench
 from loadtests.common.net import is_loopback
@@ -68,13 +62,6 @@ def _positive(text: str) -> float:
     value = float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _at_least_one(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {text!r}")
     return value
 
 
@@ -249,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add(
         "--instances",
-        type=_at_least_one,
+        type=int,
         metavar="N",
         help="processes of each target's real server, started together; round r measures "
         "process (r-1) %% N + 1, so a process's own speed is sampled inside the run "
@@ -312,8 +299,9 @@ def settings_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
             parser.error("--locust-workers takes a number or auto")
         if workers < 1:
             parser.error("--locust-workers must be at least 1")
-    if (args.rounds is not None and args.rounds < 1) or args.server_workers < 1:
-        parser.error("--rounds and --server-workers must be at least 1")
+    counts = (args.rounds, args.instances, args.server_workers)
+    if any(n is not None and n < 1 for n in counts):
+        parser.error("--rounds, --instances and --server-workers must be at least 1")
     if args.step_min_requests is not None and args.step_min_requests < 0:
         parser.error("--step-min-requests must not be negative")
     if not 0 <= args.invalid_fraction <= 1:
