@@ -266,6 +266,9 @@ def test_tiny_run_writes_every_file(tiny_run: Path) -> None:
     for info in summary["rounds"]:
         assert info["calibration_before"]["best_ms"] > 0
         assert info["calibration_after"]["best_ms"] > 0
+    # Round 1's closing calibration opens round 2 (nothing runs between them).
+    first_round, second_round = summary["rounds"]
+    assert second_round["calibration_before"] == first_round["calibration_after"]
     assert summary["calibration"]["score"] > 0
     assert summary["ladder"] == [150.0, 300.0]
     assert summary["client_scheduling"] in {

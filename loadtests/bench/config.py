@@ -151,7 +151,7 @@ class RunSettings:
         if self.wrk:
             seconds += 1.3 * self.wrk_passes
         if first:
-            seconds += self.server_warmup_s * self.server_processes()
+            seconds += self.server_warmup_s * (self.server_processes() - (1 if self.wrk else 0))
             seconds += MATRIX_S if self.matrix else 0.0
             seconds += self.overload_s + OVERLOAD_EXTRA_S if self.overload_s else 0.0
         return seconds
@@ -165,7 +165,7 @@ class RunSettings:
         """Return the planned seconds of the whole run (progress bar and time left)."""
         per_target = self.round_s(True) + (self.rounds - 1) * self.round_s(False)
         bench = self.bench_s() if self.benches else 0.0
-        calibration = 2 * self.rounds * CALIBRATION_S
+        calibration = (self.rounds + 1) * CALIBRATION_S  # a round's last opens the next
         return (
             bench
             + LOADGEN_START_S

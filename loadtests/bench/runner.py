@@ -82,6 +82,8 @@ class Bench(Phases):
         self.served: dict[str, Served] = {}
         self.rounds: list[RoundInfo] = []
         self.calibrations: list[Calibration] = []
+        self.probed: set[int | None] = set()  # server PIDs the capacity probe has warmed
+        self.closing: Calibration | None = None  # the last round's closing calibration
         self.ladder: tuple[float, ...] = settings.ladder or ()
         self.benchmarks: dict[str, Figures] = {}
         self.matrix_rows: list[MatrixRow] = []
@@ -292,6 +294,7 @@ class Bench(Phases):
             self.reporter.step(f"{name} · warm-up and capacity probe (wrk)")
             try:
                 figures = self._wrk(name, served.real, "probe", WRK_CONNECTIONS, 1.0)
+                self.probed.add(served.real.pid)
             except ProcessError as exc:
                 self.reporter.log(f"{name}: no capacity probe ({exc})")
                 continue
@@ -311,11 +314,12 @@ class Bench(Phases):
         """Measure every target once, between two CPU calibrations on the server core."""
         self.reporter.step(f"round {rnd}/{self.s.rounds} · CPU calibration")
         start, started_at = time.time(), utc_now()
-        before = self._calibrate()
+        # The previous round's closing calibration opens this one: nothing runs in between.
+        before = self.closing or self._calibrate()
         for part in self.parts():
             for name in self.s.subjects[:: -1 if part == "wrk-again" else 1]:
                 self.run_subject(name, rnd, part)
-        after = self._calibrate()
+        after = self.closing = self._calibrate()
         end = time.time()
         resources = summarise(self.samples.window(start, end), len(self.s.lg_cores or ()) or 1)
         info = round_info(rnd, started_at, end - start, before, after, resources)
@@ -379,8 +383,10 @@ class Bench(Phases):
         predict = [predict_spec(answers.predict)]
         first = rnd == 1
         levels = self.s.levels if first or rec.level is None else (rec.level,)
-        # A process's first round warms it up (round 1's was also probed by wrk).
-        warmup = self.s.server_warmup_s if rnd <= 1 + len(served.spares) else 0.0
+        # A process's first round warms it up, unless the capacity probe (a second of wrk
+        # at 32 connections, more load than the warm-up's) already has.
+        fresh = rnd <= 1 + len(served.spares) and real.pid not in self.probed
+        warmup = self.s.server_warmup_s if fresh else 0.0
         measured = []
         for users in levels:
             config = self._config(f"sweep-c{users}", "PredictUser", users, predict, warmup)
