@@ -146,3 +146,27 @@ def test_latency_is_compared_at_a_common_rate_below_capacity() -> None:
         flask.rounds[i] = fig.model_copy(update={"wrk_valid": False, "locust_rps": 4100.0})
     assert capacity(flask) == 4100.0
     assert common_rate(fastapi, flask) == 2000.0
+
+
+def test_throughput_comes_from_wrk_whatever_locust_did() -> None:
+    """Locust valid in every round must not switch the tool: wrk's figure is compared, so a
+    run where Locust happened to keep headroom gives the same kind of ratio as the others."""
+    fastapi = [
+        RoundFigures(round=r, locust_rps=1500.0, locust_valid=True, wrk_rps=1200.0, wrk_valid=True)
+        for r in (1, 2, 3)
+    ]
+    targets = {
+        "fastapi": target("fastapi", fastapi),
+        "flask": target("flask", rounds_of([1000.0] * 3)),
+    }
+    throughput = pick(compare(targets, [PAIR], set()), "throughput")
+    assert throughput.source.startswith("wrk")
+    assert throughput.ratios == dict.fromkeys(range(1, 4), 1.2)
+    # Without wrk (--no-wrk), Locust's peak is compared, and named.
+    no_wrk = {
+        name: target(name, [f.model_copy(update={"wrk_rps": None}) for f in t.rounds])
+        for name, t in targets.items()
+    }
+    throughput = pick(compare(no_wrk, [PAIR], set()), "throughput")
+    assert throughput.source.startswith("Locust")
+    assert throughput.ratios == dict.fromkeys(range(1, 4), 1.5)
