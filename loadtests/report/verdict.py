@@ -32,8 +32,8 @@ def _with_source(comp: Comparison) -> str:
             text += f"; figures: {comp.source}"
         else:
             text += (
-                f"; Locust's peak could not be measured validly in every round (its load "
-                f"generator had no headroom), so the figure used is wrk's peak ({comp.source})"
+                f"; figures: {comp.source} (Locust's peaks, each target at its own level and "
+                "often without load-generator headroom, are shown, not compared)"
             )
     # Flagged rounds are named once, in the rounds sentence; other reasons here.
     parts = [

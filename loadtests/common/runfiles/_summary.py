@@ -261,13 +261,14 @@ class RoundInfo(RunFile):
         return bool(self.flags)
 
 
-# The figures a verdict may state a difference on. Over twelve default runs (four sets of
-# three, 2026-11-26, ``make stability``) both kept one word in all twelve for the five pairs
-# whose ratio lies far from 1; the two pairs near 1 (fastapi:flask, granian:uvicorn) moved
-# between a decided word and "undecided" (once "a tie" against "slower"), for throughput
-# and sustainable throughput alike, and never between "faster" and "slower". p99 at a
-# common rate and CPU per request are computed, shown with their intervals and compared,
-# but their words moved far more, so no verdict rests on them.
+# The figures a verdict may state a difference on. Over 21 default runs (seven sets of
+# three, 2026-11-26, ``make stability``) the five pairs whose ratio lies far from 1 kept
+# their throughput word in all 21 and their sustainable word in all but two (one
+# "undecided" each, in a slow stretch of the machine); the two pairs near 1 (fastapi:flask,
+# granian:uvicorn) moved between a decided word and "undecided" (once "a tie" against
+# "slower"), and no word ever went between "faster" and "slower". p99 at a common rate and
+# CPU per request are computed, shown with their intervals and compared, but their words
+# moved far more, so no verdict rests on them.
 VERDICT_FIGURES = ("throughput", "sustainable")
 
 
