@@ -87,14 +87,14 @@ class Served:
     noop: Server | None
     spares: tuple[Server, ...] = ()  # the same server's further processes (--instances)
 
-    def at(self, rnd: int) -> Server:
-        """Return the process that round rnd measures: they take turns, the first in round 1."""
-        every = (self.real, *self.spares)
-        return every[(rnd - 1) % len(every)]
-
     def instance(self, rnd: int) -> int:
-        """Return the number (1 for the first) of the process that round rnd measures."""
+        """Return the number (1 for the first) of the process that round rnd measures: they
+        take turns, the first in round 1."""
         return (rnd - 1) % (1 + len(self.spares)) + 1
+
+    def at(self, rnd: int) -> Server:
+        """Return the process that round rnd measures."""
+        return (self.real, *self.spares)[self.instance(rnd) - 1]
 
 
 class Phases:
