@@ -165,7 +165,7 @@ compose-test: $(STAMP) system-deps ## build the image, run flask+fastapi and the
 # Explore by hand: TARGET on 127.0.0.1:PORT, Locust's web UI on 127.0.0.1:LOCUST_PORT.
 # The server is stopped by its PID when Locust exits (Ctrl-C stops both).
 LOCUST_PORT ?= 8089
-LOCUSTFILE := loadtests/bench/locustfile.py
+LOCUSTFILE := loadtests/loadgen/locustfile.py
 
 .PHONY: locust-ui
 locust-ui: $(STAMP) $(MODEL) ## Locust's web UI against a local target: make locust-ui TARGET=flask (Ctrl-C stops both)

@@ -15,15 +15,15 @@ from typing import Any, cast
 
 import pytest
 
-from loadtests.bench import wrk as _wrk
 from loadtests.bench.cli import build_parser, settings_from
 from loadtests.bench.config import DEFAULT, QUICK, WRK_CONNECTIONS, RunSettings
 from loadtests.bench.phases import Served, Server
-from loadtests.bench.stepworker import FIFO_PRIORITY, NICE_FALLBACK, NORMAL
 from loadtests.bench.summary import aggregate
 from loadtests.common import hdr as _hdr
 from loadtests.common.procs import Ledger, Managed, Registry, is_gone
 from loadtests.common.servers import start, wait_ready
+from loadtests.loadgen import wrk as _wrk
+from loadtests.loadgen.stepworker import FIFO_PRIORITY, NICE_FALLBACK, NORMAL
 from loadtests.targets import DEFAULT_TARGETS, QUICK_TARGETS, TARGETS
 
 PERCENTILES = ("min_ms", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms")
@@ -190,7 +190,7 @@ def test_wrk_summary_is_parsed() -> None:
         '"p999": 8000}}'
     )
     figures = _wrk.parse(f"Running 1s test\n{line}\n", 1, 8)
-    assert (figures["rps"], figures["non_2xx"], figures["p99_ms"]) == (500.0, 2, 5.0)
+    assert (figures.rps, figures.non_2xx, figures.p99_ms) == (500.0, 2, 5.0)
 
 
 @pytest.mark.integration

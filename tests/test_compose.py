@@ -28,7 +28,7 @@ CONTAINER_PORT = 8000
 HEALTH_URL = f"http://127.0.0.1:{CONTAINER_PORT}/health"
 DEFAULT_SERVERS = ("flask", "fastapi")  # started without a profile
 LOAD_SERVICES = ("locust-master", "locust-worker")
-LOCUSTFILE = "loadtests/bench/locustfile.py"
+LOCUSTFILE = "loadtests/loadgen/locustfile.py"
 # Keys in which servers may differ; everything else (image, limits, healthcheck) is shared.
 PER_SERVER_KEYS = {"command", "ports", "environment", "profiles"}
 

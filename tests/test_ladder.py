@@ -8,7 +8,7 @@ import pytest
 
 from loadtests.bench.config import RunSettings
 from loadtests.bench.ladder import borderline, decide, default_ladder, judge, lowest_rung, search
-from loadtests.bench.openloop import StepResult
+from loadtests.loadgen.openloop import StepResult
 
 LADDER = [250.0, 500.0, 1000.0, 1500.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0]
 

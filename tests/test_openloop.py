@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from loadtests.bench.openloop import StepResult, parse_response, poisson_schedule, run_step
 from loadtests.common.hdr import figures, new_histogram
 from loadtests.common.servers import launch, verify
+from loadtests.loadgen.openloop import StepResult, parse_response, poisson_schedule, run_step
 from loadtests.targets import get_target
 from shared_model import EXAMPLE
 

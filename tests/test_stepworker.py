@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.bench import stepworker
-from loadtests.bench.stepworker import NICE_FALLBACK, NORMAL, StepWorker, raise_priority
 from loadtests.common.procs import Ledger
+from loadtests.loadgen import stepworker
+from loadtests.loadgen.stepworker import NICE_FALLBACK, NORMAL, StepWorker, raise_priority
 
 
 def test_the_worker_has_the_priority_it_reports(tmp_path: Path) -> None:

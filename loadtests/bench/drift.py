@@ -39,12 +39,12 @@ from rich.console import Console
 from rich.table import Table
 from scipy.stats import kruskal
 
-from loadtests.bench import wrk as _wrk
 from loadtests.bench.config import WRK_CONNECTIONS, default_cores
 from loadtests.bench.noise import calibrate
 from loadtests.common.procs import Ledger, Managed, ProcessError, Registry
 from loadtests.common.servers import launch
 from loadtests.common.stats import deviation_from_median, interval
+from loadtests.loadgen import wrk as _wrk
 from loadtests.targets import TARGETS, get_target
 from shared_model import EXAMPLE
 
@@ -174,8 +174,8 @@ def run(
             ledger=ledger,
             registry=registry,
         )
-        ok = not figures["non_2xx"] and not figures["socket_errors"]
-        return float(figures["rps"]) if ok and figures["rps"] else None
+        ok = not figures.non_2xx and not figures.socket_errors
+        return figures.rps if ok and figures.rps else None
 
     found: list[dict[str, list[float | None]]] = []
     calibration_ms: list[float] = []

@@ -38,11 +38,11 @@ from rich.table import Table
 
 from loadtests.bench.config import default_cores
 from loadtests.bench.phases import LADDER_TIMEOUT_S, STEP_WARMUP_S
-from loadtests.bench.stepworker import StepWorker, raise_priority
 from loadtests.bench.sweep.probe import CoreMeter
 from loadtests.common.procs import Ledger
 from loadtests.common.servers import launch, verify
 from loadtests.common.stats import deviation_from_median
+from loadtests.loadgen.stepworker import StepWorker, raise_priority
 from loadtests.targets import TARGETS, get_target
 from shared_model import EXAMPLE
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from loadtests.bench.config import LOW_RUNG, SLOW_PEAK_RPS
-from loadtests.bench.openloop import StepResult
 from loadtests.bench.results import LG_LIMIT_PCT
+from loadtests.loadgen.openloop import StepResult
 
 SLO_MS = 25.0
 TOLERANCE = 0.05

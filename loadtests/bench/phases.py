@@ -16,7 +16,6 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from loadtests.bench import wrk as _wrk
 from loadtests.bench.config import MATRIX_S, OVERLOAD_EXTRA_S, STEP_OVERHEAD_S, RunSettings
 from loadtests.bench.ladder import (
     REMEASURE_FACTOR,
@@ -26,13 +25,9 @@ from loadtests.bench.ladder import (
     decide,
     search,
 )
-from loadtests.bench.loadgen import LoadGenerator
-from loadtests.bench.openloop import StepResult
-from loadtests.bench.phase import PhaseConfig, phase_config
 from loadtests.bench.progress import Reporter
 from loadtests.bench.results import Sustained, TargetRecord, locust_figures, validity
 from loadtests.bench.sampling import Sampler, summarise
-from loadtests.bench.stepworker import StepWorker
 from loadtests.bench.summary import Figures
 from loadtests.common import hdr as _hdr
 from loadtests.common import servers as _servers
@@ -46,6 +41,11 @@ from loadtests.common.runfiles import (
     Step,
     append_csv,
 )
+from loadtests.loadgen import wrk as _wrk
+from loadtests.loadgen.locust_master import LocustMaster
+from loadtests.loadgen.locust_phase import PhaseConfig, phase_config
+from loadtests.loadgen.openloop import StepResult
+from loadtests.loadgen.stepworker import StepWorker
 from loadtests.robustness.cases import CASES
 from loadtests.robustness.matrix import run_matrix, write_matrix
 from loadtests.robustness.overload import overload
@@ -115,7 +115,7 @@ class Phases:
         raise NotImplementedError
 
     @property
-    def lg(self) -> LoadGenerator:
+    def lg(self) -> LocustMaster:
         """Return the running load generator."""
         raise NotImplementedError
 
@@ -308,7 +308,7 @@ class Phases:
             _wrk.write_script(script, "POST", json.dumps(EXAMPLE).encode(), "application/json")
         out = self.dir / "wrk" / f"{name}-{stem}.txt"
         start = time.time()
-        figures = _wrk.run(
+        figures: Figures = _wrk.run(
             f"{real.url}/predict",
             script,
             connections=connections,
@@ -318,7 +318,7 @@ class Phases:
             ledger=self.ledger,
             registry=self.registry,
             on_start=lambda pid: sampler.watch(server=server_pid, lg=pid, label=f"{name}:wrk"),
-        )
+        ).as_dict()
         end = time.time()
         sampler.watch(server=server_pid, lg=lg_pid, label=f"{name}:onnx")
         resources = summarise(sampler.window(start, end), 1)

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from loadtests.bench.config import RunSettings
-from loadtests.bench.phase import PhaseConfig
 from loadtests.bench.summary import Figures, aggregate, decomposition, peak_of, ratio
 from loadtests.common import hdr as _hdr
 from loadtests.common.runfiles import (
@@ -23,6 +22,7 @@ from loadtests.common.runfiles import (
     TargetSummary,
 )
 from loadtests.common.stats import interval
+from loadtests.loadgen.locust_phase import LocustResult, PhaseConfig
 from loadtests.targets import TARGETS
 
 PREDICT_TO_NOOP_GOAL = 0.85
@@ -49,7 +49,7 @@ def latency(encoded: str | None, prefix: str = "") -> Figures:
 
 def locust_figures(
     config: PhaseConfig,
-    result: dict[str, Any],
+    result: LocustResult,
     resources: Figures,
     files: dict[str, str],
     workers: int,

@@ -25,15 +25,12 @@ from loadtests.bench.compare import compare
 from loadtests.bench.config import CALIBRATION_S, LOADGEN_START_S, WRK_CONNECTIONS, RunSettings
 from loadtests.bench.docs import check as check_docs
 from loadtests.bench.ladder import TOP_HEADROOM, default_ladder, lowest_rung
-from loadtests.bench.loadgen import LoadGenerator
 from loadtests.bench.noise import Calibration, calibrate, median_figures, round_info
-from loadtests.bench.phase import health_spec, mix_specs, predict_spec
 from loadtests.bench.phases import Phases, Served
 from loadtests.bench.progress import Reporter
 from loadtests.bench.results import TargetRecord, target_info
 from loadtests.bench.sampling import Sampler, summarise
 from loadtests.bench.serving import start_served
-from loadtests.bench.stepworker import NORMAL, StepWorker
 from loadtests.bench.summary import Figures, peak_of
 from loadtests.common.net import is_literal
 from loadtests.common.procs import Ledger, ProcessError, Registry
@@ -48,6 +45,9 @@ from loadtests.common.runfiles import (
     csv_header,
     write_summary,
 )
+from loadtests.loadgen.locust_master import LocustMaster
+from loadtests.loadgen.locust_phase import health_spec, mix_specs, predict_spec
+from loadtests.loadgen.stepworker import NORMAL, StepWorker
 from loadtests.targets import TARGETS, get_target, pairs
 
 BUSY_AT_START_PCT = 25.0
@@ -89,7 +89,7 @@ class Bench(Phases):
         self.matrix_rows: list[MatrixRow] = []
         self.warnings: list[str] = []
         self.sampler: Sampler | None = None
-        self.loadgen: LoadGenerator | None = None
+        self.loadgen: LocustMaster | None = None
         self.step_worker: StepWorker | None = None
         self.started = time.time()
         self.header: dict[str, Any] = {
@@ -116,7 +116,7 @@ class Bench(Phases):
         self.write_summary()
 
     @property
-    def lg(self) -> LoadGenerator:
+    def lg(self) -> LocustMaster:
         """Return the running load generator."""
         if self.loadgen is None:
             raise RuntimeError("the load generator is not running")
@@ -237,7 +237,7 @@ class Bench(Phases):
                 "CAP_SYS_NICE): more of its ladder steps will be late to send and greyed as "
                 "invalid"
             )
-        self.loadgen = LoadGenerator(
+        self.loadgen = LocustMaster(
             self.s.locust_workers,
             self.s.lg_cores,
             logs / "loadgen.log",

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from loadtests.bench import wrk as _wrk
 from loadtests.bench.sweep.files import (
     DISTURBED_PCT,
     Ending,
@@ -26,6 +25,7 @@ from loadtests.common import servers as _servers
 from loadtests.common.hdr import of_seconds
 from loadtests.common.net import loopback
 from loadtests.common.procs import Ledger, Managed, ProcessError, Registry
+from loadtests.loadgen import wrk as _wrk
 from loadtests.targets import get_target
 from shared_model import EXAMPLE, Settings, load_predictor, validate_payload
 
@@ -168,12 +168,12 @@ class Sweeper:
             cost=cost,
             round=rnd,
             target=name,
-            rps=figures["rps"],
-            requests=figures["requests"],
-            non_2xx=figures["non_2xx"],
-            socket_errors=figures["socket_errors"],
-            p50_ms=figures["p50_ms"],
-            p99_ms=figures["p99_ms"],
+            rps=figures.rps,
+            requests=figures.requests,
+            non_2xx=figures.non_2xx,
+            socket_errors=figures.socket_errors,
+            p50_ms=figures.p50_ms,
+            p99_ms=figures.p99_ms,
             health_probes=len(probe.latencies_s) + probe.errors,
             health_errors=probe.errors,
             health_p50_ms=health["p50_ms"],

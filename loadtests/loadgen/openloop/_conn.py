@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import Protocol, cast
 
-from loadtests.bench.openloop._http import parse_response
+from loadtests.loadgen.openloop._http import parse_response
 
 
 class Req:

@@ -1,10 +1,10 @@
 """Locust users for the bench: one FastHttpUser per behaviour, every answer checked.
 
-Driven by ``python -m loadtests.bench`` (through ``loadtests.bench.driver``),
+Driven by ``python -m loadtests.bench`` (through ``loadtests.loadgen.locust_driver``),
 which sends each worker a ``PhaseConfig`` before every phase and collects the worker's
 exact figures afterwards. Also usable on its own for a quick look::
 
-    locust -f loadtests/bench/locustfile.py --headless -u 8 -t 10s --host http://127.0.0.1:8000
+    locust -f loadtests/loadgen/locustfile.py --headless -u 8 -t 10s --host http://127.0.0.1:8000
 
 On its own only ``PredictUser`` runs, with status checks alone (the exact answer is
 known only once the runner has verified the server); the other behaviours exist for
@@ -38,7 +38,8 @@ from locust.env import Environment
 from locust.rpc import Message
 from locust.runners import LocalRunner, Runner, WorkerRunner
 
-from loadtests.bench.phase import (
+from loadtests.common import hdr as _hdr
+from loadtests.loadgen.locust_phase import (
     PhaseConfig,
     RequestSpec,
     health_spec,
@@ -46,7 +47,6 @@ from loadtests.bench.phase import (
     phase_config,
     unb64,
 )
-from loadtests.common import hdr as _hdr
 
 BENCH_DRIVER = os.environ.get("FVF_BENCH_DRIVER") == "1"
 MAX_ERROR_KINDS = 20

@@ -1,4 +1,4 @@
-"""The runner's handle on the Locust master process (``loadtests.bench.driver``).
+"""The runner's handle on the Locust master process (``loadtests.loadgen.locust_driver``).
 
 The master runs in its own process because Locust monkey-patches the standard
 library with gevent; the runner stays an ordinary Python process.
@@ -14,16 +14,16 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from loadtests.bench.phase import PhaseConfig
 from loadtests.common.procs import Ledger, Managed, ProcessError, Registry, free_port
+from loadtests.loadgen.locust_phase import LocustResult, PhaseConfig
 
 READY_TIMEOUT_S = 90.0
 PHASE_SLACK_S = 30.0
 
 
-class LoadGenerator:
+class LocustMaster:
     """The Locust process (and its workers, if any), pinned to the load-generator cores."""
 
     def __init__(
@@ -41,7 +41,7 @@ class LoadGenerator:
         argv = [
             sys.executable,
             "-m",
-            "loadtests.bench.driver",
+            "loadtests.loadgen.locust_driver",
             "--workers",
             str(workers),
             "--port",
@@ -90,7 +90,7 @@ class LoadGenerator:
             raise ProcessError(f"load generator: {event['message']}")
         return event
 
-    def run(self, host: str, config: PhaseConfig) -> dict[str, Any]:
+    def run(self, host: str, config: PhaseConfig) -> LocustResult:
         """Run one phase against host and return the merged figures of every worker."""
         stdin = self.proc.popen.stdin
         assert stdin is not None
@@ -102,7 +102,7 @@ class LoadGenerator:
         except BrokenPipeError:
             raise ProcessError("the Locust master is gone") from None
         timeout = config["warmup_s"] + config["duration_s"] + config["drain_s"] + PHASE_SLACK_S
-        return self._next(timeout, f"phase {config['phase']}")
+        return cast(LocustResult, self._next(timeout, f"phase {config['phase']}"))
 
     def close(self) -> None:
         """Ask the master to quit, then stop its process group by PID."""

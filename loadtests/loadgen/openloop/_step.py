@@ -6,8 +6,8 @@ import asyncio
 import time
 from collections import Counter, deque
 
-from loadtests.bench.openloop._clock import Clock
-from loadtests.bench.openloop._conn import Conn, Req
+from loadtests.loadgen.openloop._clock import Clock
+from loadtests.loadgen.openloop._conn import Conn, Req
 
 START_SLACK_S = 0.05  # between building the step and its first intended send
 SWEEP_S = 0.005  # how often requests past their deadline are dropped

@@ -47,6 +47,27 @@ class PhaseConfig(TypedDict):
     worker_count: NotRequired[int]
 
 
+class LocustResult(TypedDict):
+    """What one Locust phase measured, every worker's figures added up (the driver's
+    ``result`` event): counts, exact histograms (HdrHistogram, base64) and the window."""
+
+    event: Literal["result"]
+    phase: str
+    workers: int
+    window: list[float]  # wall-clock start and end of the measured window (epoch s)
+    by_status: dict[str, int]
+    by_case: dict[str, dict[str, int]]
+    errors: dict[str, int]
+    completed: int
+    requests: int
+    failures: int
+    incomplete: int
+    scheduled: int
+    latency: str | None  # from the intended send (fixed rate) or the send (closed loop)
+    service: str | None
+    send_lag: str | None
+
+
 def b64(data: bytes | None) -> str | None:
     """Return data as base64 text (None stays None)."""
     return None if data is None else base64.b64encode(data).decode("ascii")

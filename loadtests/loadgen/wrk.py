@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from loadtests.common.procs import Ledger, Managed, ProcessError, Registry
 
 MARKER = "FVF_JSON "
 
-_LUA = """-- Written by loadtests/bench/wrk.py: the request wrk sends, a JSON summary at the end.
+_LUA = """-- Written by loadtests/loadgen/wrk.py: the request wrk sends, a JSON summary at the end.
 wrk.method = "{method}"
 {body}
 {content_type}
@@ -32,6 +33,29 @@ done = function(summary, latency, requests)
     latency:percentile(99), latency:percentile(99.9)))
 end
 """
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    """What one wrk run measured: its counts, throughput and latency (ms, wrk's own)."""
+
+    connections: int
+    duration_s: float
+    requests: int
+    rps: float
+    non_2xx: int
+    socket_errors: int
+    mean_ms: float
+    min_ms: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    p999_ms: float
+    max_ms: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the result as plain data (the figures of a phase)."""
+        return asdict(self)
 
 
 def available() -> bool:
@@ -67,8 +91,8 @@ def run(
     out_path: Path,
     ledger: Ledger,
     registry: Registry,
-    on_start: Any = None,
-) -> dict[str, Any]:
+    on_start: Callable[[int], None] | None = None,
+) -> WrkResult:
     """Run wrk (one thread) and return its figures; its whole output goes to out_path."""
     seconds = max(1, round(duration_s))
     argv = [
@@ -102,7 +126,7 @@ def run(
     return parse(out_path.read_text(encoding="utf-8", errors="replace"), seconds, connections)
 
 
-def parse(output: str, duration_s: float, connections: int) -> dict[str, Any]:
+def parse(output: str, duration_s: float, connections: int) -> WrkResult:
     """Return the figures of wrk's output (the JSON line our script prints)."""
     line = next((ln for ln in output.splitlines() if ln.startswith(MARKER)), None)
     if line is None:
@@ -111,18 +135,18 @@ def parse(output: str, duration_s: float, connections: int) -> dict[str, Any]:
     lat = raw["latency_us"]
     seconds = raw["duration_us"] / 1e6 or duration_s
     errors = raw["errors"]
-    return {
-        "connections": connections,
-        "duration_s": round(seconds, 3),
-        "requests": raw["requests"],
-        "rps": round(raw["requests"] / seconds, 1),
-        "non_2xx": errors["status"],
-        "socket_errors": errors["connect"] + errors["read"] + errors["write"] + errors["timeout"],
-        "mean_ms": round(lat["mean"] / 1000, 3),
-        "min_ms": lat["min"] / 1000,
-        "p50_ms": lat["p50"] / 1000,
-        "p90_ms": lat["p90"] / 1000,
-        "p99_ms": lat["p99"] / 1000,
-        "p999_ms": lat["p999"] / 1000,
-        "max_ms": lat["max"] / 1000,
-    }
+    return WrkResult(
+        connections=connections,
+        duration_s=round(seconds, 3),
+        requests=raw["requests"],
+        rps=round(raw["requests"] / seconds, 1),
+        non_2xx=errors["status"],
+        socket_errors=errors["connect"] + errors["read"] + errors["write"] + errors["timeout"],
+        mean_ms=round(lat["mean"] / 1000, 3),
+        min_ms=lat["min"] / 1000,
+        p50_ms=lat["p50"] / 1000,
+        p90_ms=lat["p90"] / 1000,
+        p99_ms=lat["p99"] / 1000,
+        p999_ms=lat["p999"] / 1000,
+        max_ms=lat["max"] / 1000,
+    )

@@ -12,10 +12,10 @@ import numpy as np
 import uvloop
 from hdrh.histogram import HdrHistogram
 
-from loadtests.bench.openloop._http import build_request
-from loadtests.bench.openloop._result import StepResult
-from loadtests.bench.openloop._step import Step
 from loadtests.common.hdr import HIGHEST_US, LOWEST_US, encode, figures, new_histogram
+from loadtests.loadgen.openloop._http import build_request
+from loadtests.loadgen.openloop._result import StepResult
+from loadtests.loadgen.openloop._step import Step
 
 WARMUP_S = 1.0
 TIMEOUT_S = 2.0

@@ -21,9 +21,9 @@ request and a connection), ``_step`` (one step's engine), ``_result`` (what a st
 ``_run`` (the schedule and ``run_step``).
 """
 
-from loadtests.bench.openloop._http import build_request, parse_response
-from loadtests.bench.openloop._result import Measure, StepResult
-from loadtests.bench.openloop._run import (
+from loadtests.loadgen.openloop._http import build_request, parse_response
+from loadtests.loadgen.openloop._result import Measure, StepResult
+from loadtests.loadgen.openloop._run import (
     MAX_CONNECTIONS,
     TIMEOUT_S,
     WARMUP_S,

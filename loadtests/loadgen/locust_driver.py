@@ -1,11 +1,12 @@
 """The load-generator process of a bench run: runs one phase per command, exact figures.
 
-Started by the runner (``loadtests.bench.loadgen``) as ``python -m loadtests.bench.driver
---workers N``. With one worker it generates the load itself (a Locust ``LocalRunner``);
-with more it is a Locust master and starts N ``locust --worker`` processes on
-``loadtests/bench/locustfile.py``. Either way the same custom messages configure the users
-and collect their figures (a LocalRunner delivers them in-process). It reads one JSON
-command per line on stdin and writes one JSON event per line on stdout::
+Started by the runner (``loadtests.loadgen.locust_master``) as
+``python -m loadtests.loadgen.locust_driver --workers N``. With one worker it generates the
+load itself (a Locust ``LocalRunner``); with more it is a Locust master and starts N
+``locust --worker`` processes on ``loadtests/loadgen/locustfile.py``. Either way the same
+custom messages configure the users and collect their figures (a LocalRunner delivers them
+in-process). It reads one JSON command per line on stdin and writes one JSON event per line
+on stdout::
 
     <- {"event": "ready", "pid": ..., "workers": [...]}
     -> {"cmd": "phase", "host": "http://127.0.0.1:8001", "config": {PhaseConfig}}
@@ -30,7 +31,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import IO, Any
 
 # Set before Locust reads it: the master waits this long for workers' spawn reports.
@@ -45,9 +46,9 @@ from locust.env import Environment
 from locust.rpc import Message
 from locust.runners import STATE_STOPPED, LocalRunner, MasterRunner
 
-from loadtests.bench import locustfile
-from loadtests.bench.phase import USER_CLASSES, PhaseConfig
 from loadtests.common import hdr as _hdr
+from loadtests.loadgen import locustfile
+from loadtests.loadgen.locust_phase import USER_CLASSES, LocustResult, PhaseConfig
 
 START_LEAD_S = 0.05
 CONNECT_TIMEOUT_S = 60.0
@@ -113,7 +114,7 @@ class Driver:
         """Wait until every worker has connected."""
         self._wait(lambda: len(self._ready_ids()) >= self.expected, CONNECT_TIMEOUT_S, "workers")
 
-    def run_phase(self, host: str, config: PhaseConfig) -> dict[str, Any]:
+    def run_phase(self, host: str, config: PhaseConfig) -> LocustResult:
         """Run one phase on every worker and return the merged figures."""
         self.env.host = host
         self.replies.clear()
@@ -153,7 +154,7 @@ class Driver:
                 worker.kill()
 
 
-def merge(config: PhaseConfig, replies: list[dict[str, Any]]) -> dict[str, Any]:
+def merge(config: PhaseConfig, replies: list[dict[str, Any]]) -> LocustResult:
     """Add up the figures of every worker for one phase."""
     by_status: Counter[str] = Counter()
     errors: Counter[str] = Counter()
@@ -163,26 +164,38 @@ def merge(config: PhaseConfig, replies: list[dict[str, Any]]) -> dict[str, Any]:
         errors.update(reply["errors"])
         for case, counts in reply["by_case"].items():
             by_case.setdefault(case, Counter()).update(counts)
-    out: dict[str, Any] = {
-        "event": "result",
-        "phase": config["phase"],
-        "workers": len(replies),
-        "window": [min(r["window"][0] for r in replies), max(r["window"][1] for r in replies)],
-        "by_status": dict(by_status),
-        "by_case": {k: dict(v) for k, v in by_case.items()},
-        "errors": dict(errors),
+    counts = {
+        key: sum(int(r[key]) for r in replies)
+        for key in ("completed", "requests", "failures", "incomplete", "scheduled")
     }
-    for key in ("completed", "requests", "failures", "incomplete", "scheduled"):
-        out[key] = sum(int(r[key]) for r in replies)
+    hists = {}
     for key in ("latency", "service", "send_lag"):
         encoded = [r[key] for r in replies if r[key]]
-        out[key] = _hdr.encode(_hdr.merge(encoded)) if encoded else None
-    return out
+        hists[key] = _hdr.encode(_hdr.merge(encoded)) if encoded else None
+    return LocustResult(
+        event="result",
+        phase=config["phase"],
+        workers=len(replies),
+        window=[min(r["window"][0] for r in replies), max(r["window"][1] for r in replies)],
+        by_status=dict(by_status),
+        by_case={k: dict(v) for k, v in by_case.items()},
+        errors=dict(errors),
+        completed=counts["completed"],
+        requests=counts["requests"],
+        failures=counts["failures"],
+        incomplete=counts["incomplete"],
+        scheduled=counts["scheduled"],
+        latency=hists["latency"],
+        service=hists["service"],
+        send_lag=hists["send_lag"],
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Serve phases read from stdin until quit or end of input."""
-    parser = argparse.ArgumentParser(prog="python -m loadtests.bench.driver", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtests.loadgen.locust_driver", description=__doc__
+    )
     parser.add_argument("--workers", type=int, default=1, help="Locust worker processes")
     parser.add_argument("--port", type=int, required=True, help="master port for the workers")
     args = parser.parse_args(argv)
@@ -190,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     out: IO[str] = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
 
-    def emit(event: dict[str, Any]) -> None:
+    def emit(event: Mapping[str, Any]) -> None:
         out.write(json.dumps(event) + "\n")
 
     driver = Driver(args.workers, args.port)

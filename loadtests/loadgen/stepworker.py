@@ -27,8 +27,8 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from loadtests.bench.openloop import StepResult, run_step
 from loadtests.common.procs import Ledger
+from loadtests.loadgen.openloop import StepResult, run_step
 
 START_TIMEOUT_S = 60.0
 SLACK_S = 30.0  # beyond the step's own length and timeouts
