@@ -185,7 +185,9 @@ def up(wanted: list[str], timings: Timings) -> None:
             build_image(eng, notes)
         with timings.step("up") as notes:
             compose(*flags, "up", "-d", "--no-build", *checked)
-            notes.append(f"{', '.join(checked)}; already running: {', '.join(before) or 'none'}")
+            notes.append(
+                f"{', '.join(checked)}; already running: {', '.join(sorted(before)) or 'none'}"
+            )
         with timings.step("healthy") as notes:
             wait_healthy(compose, checked, notes)
         if rest:  # e.g. Locust, which waits for healthy servers (podman: checked by hand above)
