@@ -38,9 +38,11 @@ _MAKES_OWN = re.compile(r"^make(\[\d+\])?: \*\*\*")  # make's "Error N" line aft
 
 def make(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run make in the project folder; return its result (output as text)."""
+    # Not the flags of a make this test may run under (`make test`): only its own output.
+    outer = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}
     return subprocess.run(
         [MAKE, "--no-print-directory", "-C", str(ROOT), *args],
-        env={**os.environ, **(env or {})},
+        env={**{k: v for k, v in os.environ.items() if k not in outer}, **(env or {})},
         capture_output=True,
         text=True,
         timeout=1500,
