@@ -125,7 +125,11 @@ def connect(
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     _, service = start_podman_service(folder)
     notes.append(f"started podman's API service (PID {service.pid})")
-    return podman_engine(service.socket, notes), service
+    try:
+        return podman_engine(service.socket, notes), service
+    except BaseException:  # not yet in the state file: nothing else would ever stop it
+        service.stop()
+        raise
 
 
 def profile_flags(names: Iterable[str]) -> list[str]:
