@@ -17,6 +17,7 @@ own Compose gives this checkout (COMPOSE_PROJECT_NAME, else the folder's name).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shlex
@@ -98,6 +99,13 @@ def write_state(folder: Path, state: State) -> None:
     """Write the state file (readable by its owner only, as the folder is)."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     (folder / "state.json").write_text(state.model_dump_json(indent=2) + "\n")
+
+
+def forget(folder: Path) -> None:
+    """Remove the project's state folder, and the runtime folder of ours if left empty."""
+    shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):  # another project's folder is still in it
+        folder.parent.rmdir()
 
 
 def cli_engine(kind: str) -> Engine:
@@ -201,7 +209,7 @@ def up(wanted: list[str], timings: Timings) -> None:
     except BaseException:
         _take_back(compose, flags, [n for n in chosen if n not in before], before, api)
         if not before:
-            shutil.rmtree(folder, ignore_errors=True)
+            forget(folder)
         raise
     _print_urls(services, chosen, eng, project, new_state)
 
@@ -260,7 +268,7 @@ def down(timings: Timings) -> None:
     found = containers(cli_engine(kind), project) if kind else {}
     if not found:
         stopped = live.stop() if live else False
-        shutil.rmtree(folder, ignore_errors=True)
+        forget(folder)
         tail = f"; stopped podman's API service (PID {live.pid})" if live and stopped else ""
         say(f"nothing is up (no container of project {project!r}){tail}")
         return
@@ -286,7 +294,7 @@ def down(timings: Timings) -> None:
         if live is not None:
             live.stop()
             say(f"stopped podman's API service (PID {live.pid})")
-    shutil.rmtree(folder, ignore_errors=True)
+    forget(folder)
 
 
 def main(argv: list[str] | None = None) -> int:
