@@ -146,11 +146,17 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 serve: $(STAMP) $(MODEL) ## start one target in the foreground: make serve TARGET=fastapi PORT=8002
 	$(BIN)/python -m loadtests.serve $(TARGET) --port $(PORT) --workers $(WORKERS)
 
-up: ## start flask (:8001) and fastapi (:8002) in Docker; needs a Docker host (WORKERS=4 make up)
-	WORKERS=$(WORKERS) $(COMPOSE) up -d --build flask fastapi
+# make up / make down run docker-compose.yml on the engine make compose-test finds (Docker's, else
+# podman's Docker API) and leave it running. PROFILE=all (or load; several: PROFILE=all,load) adds
+# the file's other services. The project is named as Compose names it here (COMPOSE_PROJECT_NAME,
+# else this folder's name); make down takes the same name.
+PROFILE ?=
 
-down: ## stop and remove every container of docker-compose.yml (needs a Docker host)
-	$(COMPOSE) --profile all --profile load down
+up: $(STAMP) ## start flask (:8001), fastapi (:8002) on Docker or podman until make down (PROFILE=all WORKERS=4)
+	@WORKERS=$(WORKERS) $(BIN)/python -m compose.deploy up $(if $(PROFILE),--profile "$(PROFILE)")
+
+down: $(STAMP) ## stop and remove what make up started, and podman's API service if it started one
+	@$(BIN)/python -m compose.deploy down
 
 compose-check: system-deps ## validate docker-compose.yml statically (no Docker engine needed)
 	$(COMPOSE) -f docker-compose.yml config -q
@@ -159,8 +165,9 @@ compose-check: system-deps ## validate docker-compose.yml statically (no Docker 
 # answers, else podman (installed from Debian, configured by compose/containers.conf only).
 # Needs root (or sudo) when it installs podman or bootstraps the stand-in base image.
 .PHONY: compose-test
-compose-test: $(STAMP) system-deps ## build the image, run flask+fastapi and the load profile in containers, take all down
-	FVF_COMPOSE_TEST=1 $(BIN)/python -m pytest tests/test_compose_stack.py -s -q -p no:cacheprovider
+compose-test: $(STAMP) system-deps ## build the image, run flask+fastapi and the load profile, take all down; then make up twice, make down
+	FVF_COMPOSE_TEST=1 $(BIN)/python -m pytest tests/test_compose_stack.py tests/test_compose_up.py \
+	  -s -q -p no:cacheprovider
 
 # Explore by hand: TARGET on 127.0.0.1:PORT, Locust's web UI on 127.0.0.1:LOCUST_PORT.
 # The server is stopped by its PID when Locust exits (Ctrl-C stops both).

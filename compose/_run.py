@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
-PREFIX = "compose-test:"
+_prefix = "compose-test:"
 
 
 class StepError(RuntimeError):
@@ -20,7 +22,22 @@ class StepError(RuntimeError):
 
 def say(message: str) -> None:
     """Print one progress line, flushed (pytest -s and make show it as it happens)."""
-    print(f"{PREFIX} {message}", file=sys.stderr, flush=True)
+    print(f"{_prefix} {message}", file=sys.stderr, flush=True)
+
+
+def set_prefix(prefix: str) -> None:
+    """Start every later progress line with prefix (the command the user typed)."""
+    global _prefix
+    _prefix = prefix
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def interrupt_on_sigterm() -> None:
+    """Make SIGTERM end the program as Ctrl-C does: through the same clean-up."""
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 def run(

@@ -19,27 +19,20 @@ import csv
 import http.client
 import json
 import os
-import shlex
-import signal
-import socket
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-import yaml
-
-from compose._run import StepError, Timings, run, say
+from compose._run import StepError, Timings, interrupt_on_sigterm, say
 from compose.base import ensure_base
-from compose.engine import Engine, engine
+from compose.engine import engine
+from compose.project import Compose, build_image, wait_healthy
+from compose.spec import COMPOSE_FILE, load_services, port_holder, published_ports
 from loadtests.robustness.cases import BY_NAME
 
-ROOT = Path(__file__).resolve().parent.parent
-COMPOSE_FILE = ROOT / "docker-compose.yml"
 PROJECT = "fvf-compose-test"  # never the project name of a user's own `make up`
 SERVERS = ("flask", "fastapi")
 LOAD_SERVICES = ("locust-master", "locust-worker")
@@ -56,7 +49,6 @@ CASES = (
     "body_over_limit",
     "content_type_text",
 )
-HEALTHY_WITHIN_S = 120.0
 LOAD_MARGIN_S = 150.0  # Locust start-up, workers joining, CSV writing, compose itself
 
 
@@ -67,85 +59,6 @@ class Options:
     load_seconds: int = 10
     locust_workers: int = 2
     users: int = 10
-
-
-class Compose:
-    """The Compose CLI on docker-compose.yml (plus an override), as project PROJECT."""
-
-    def __init__(self, engine: Engine, override: Path, env: dict[str, str], logs: Path) -> None:
-        self.engine = engine
-        self.env = {**engine.env, **env}
-        self.base: list[str | Path] = [
-            *engine.compose,
-            "-p",
-            PROJECT,
-            "-f",
-            COMPOSE_FILE,
-            "-f",
-            override,
-        ]
-        self.logs = logs
-
-    def __call__(self, *args: str, timeout: float = 300) -> str:
-        """Run one Compose command; its output also goes to the log file."""
-        result = run([*self.base, *args], env=self.env, cwd=ROOT, timeout=timeout, check=False)
-        with self.logs.open("a") as log:
-            log.write(f"$ {shlex.join(args)}\n{result.stdout}{result.stderr}\n")
-        if result.returncode != 0:
-            tail = (result.stdout + result.stderr).strip()[-3000:]
-            raise StepError(f"compose {shlex.join(args)} exited {result.returncode}:\n{tail}")
-        return result.stdout
-
-    def container(self, service: str) -> str:
-        """Return the ID of a service's (single) container."""
-        ids = self("ps", "-q", service).split()
-        if len(ids) != 1:
-            raise StepError(f"expected one {service} container, found {len(ids)}")
-        return ids[0]
-
-
-def published_port(service: str) -> int:
-    """Return the host port docker-compose.yml publishes for a server."""
-    spec = yaml.safe_load(COMPOSE_FILE.read_text())["services"][service]
-    (port,) = spec["ports"]
-    return int(str(port).split(":")[-2])
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(1)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-def wait_healthy(compose: Compose, notes: list[str]) -> None:
-    """Wait until every server's container is healthy by the Compose file's health check."""
-    start = time.monotonic()
-    pending = {name: compose.container(name) for name in SERVERS}
-    while pending:
-        for name, container in list(pending.items()):
-            if compose.engine.is_podman:
-                # No systemd timer runs podman's checks here: run the same check by hand.
-                compose.engine("healthcheck", "run", container, check=False, timeout=30)
-            status = compose.engine.health(container)
-            if status == "healthy":
-                notes.append(f"{name} after {time.monotonic() - start:.1f} s")
-                del pending[name]
-            elif status == "unhealthy":
-                raise StepError(f"{name} is unhealthy:\n{_logs(compose, name)}")
-        if pending and time.monotonic() - start > HEALTHY_WITHIN_S:
-            status = ", ".join(
-                f"{n}: {compose.engine.health(c) or '?'}" for n, c in pending.items()
-            )
-            raise StepError(f"not healthy within {HEALTHY_WITHIN_S:.0f} s ({status})")
-        if pending:
-            time.sleep(1)
-
-
-def _logs(compose: Compose, service: str) -> str:
-    try:
-        return compose("logs", "--no-color", "--tail", "40", service, timeout=60)[-3000:]
-    except StepError as exc:
-        return str(exc)
 
 
 def post(port: int, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
@@ -197,19 +110,6 @@ def check_locust_csvs(folder: Path, targets: list[str], notes: list[str]) -> Non
         notes.append(f"{target}: {requests} requests, 0 failed")
 
 
-def build_image(engine: Engine, notes: list[str]) -> None:
-    """Build the Compose file's image; remove the build it replaces, if nothing uses it."""
-    image = yaml.safe_load(COMPOSE_FILE.read_text())["services"]["flask"]["image"]
-    before = engine("image", "inspect", "--format", "{{.Id}}", image, check=False).strip()
-    # Host network: the build's pip reaches the package index exactly as the host does.
-    engine("build", "--network", "host", "-t", image, ROOT, timeout=900)
-    after = engine("image", "inspect", "--format", "{{.Id}}", image).strip()
-    notes.append(f"{image} {after.removeprefix('sha256:')[:12]}")
-    if before and before != after:
-        # Without this every run with changed sources would leave an 800 MB <none> image.
-        engine("rmi", before, check=False)
-
-
 def write_override(folder: Path, results: Path) -> Path:
     """Write a Compose override that points Locust's results/ at a scratch folder."""
     override = folder / "compose-test.override.yml"
@@ -239,10 +139,11 @@ def _down_afterwards(compose: Compose, timings: Timings) -> Iterator[None]:
 
 def run_stack(timings: Timings, options: Options = Options()) -> None:
     """Run every step; raise StepError on the first failure (everything is taken down)."""
-    ports = {name: published_port(name) for name in SERVERS}
-    busy = [port for port in ports.values() if _listening(port)]
+    services = load_services()
+    ports = {name: published_ports(services[name])[0][0] for name in SERVERS}
+    busy = {port: holder for port in ports.values() if (holder := port_holder(port))}
     if busy:
-        raise StepError(f"ports {busy} already answer on 127.0.0.1: is `make up` running?")
+        raise StepError(f"ports already taken: {busy}; is `make up` running? (`make down`)")
     with ExitStack() as stack:
         with timings.step("engine") as notes:
             eng = stack.enter_context(engine(notes))
@@ -264,12 +165,13 @@ def run_stack(timings: Timings, options: Options = Options()) -> None:
             "FVF_UID": str(os.getuid()),
             "FVF_GID": str(os.getgid()),
         }
-        compose = Compose(eng, write_override(scratch, results), env, scratch / "compose.log")
+        files = [COMPOSE_FILE, write_override(scratch, results)]
+        compose = Compose(eng, PROJECT, files, env, scratch / "compose.log")
         stack.enter_context(_down_afterwards(compose, timings))
         with timings.step("up"):
             compose("up", "-d", "--no-build", *SERVERS)
         with timings.step("healthy") as notes:
-            wait_healthy(compose, notes)
+            wait_healthy(compose, SERVERS, notes)
         with timings.step("check") as notes:
             check_same_answers(ports, notes)
         with timings.step("load") as notes:
@@ -288,12 +190,8 @@ def run_stack(timings: Timings, options: Options = Options()) -> None:
                     timeout=load_timeout,
                 )
             except StepError as exc:
-                raise StepError(f"{exc}\n{_logs(compose, 'locust-master')}") from exc
+                raise StepError(f"{exc}\n{compose.service_logs('locust-master')}") from exc
             check_locust_csvs(results, targets, notes)
-
-
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # take everything down, as on Ctrl-C
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -303,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--locust-workers", type=int, default=Options.locust_workers)
     parser.add_argument("--users", type=int, default=Options.users)
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
+    interrupt_on_sigterm()
     timings = Timings()
     try:
         run_stack(timings, Options(args.load_seconds, args.locust_workers, args.users))

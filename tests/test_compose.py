@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from compose.spec import load_services, published_ports
 from loadtests.targets import DEFAULT_WORKERS, TARGETS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,25 +33,6 @@ LOCUSTFILE = "loadtests/loadgen/locustfile.py"
 # Keys in which servers may differ; everything else (image, limits, healthcheck) is shared.
 PER_SERVER_KEYS = {"command", "ports", "environment", "profiles"}
 
-_VARIABLE = re.compile(r"\$(?:(\$)|\{(\w+)(?::-([^}]*))?\})")
-
-
-def interpolate(value: Any, env: dict[str, str]) -> Any:
-    """Substitute ${NAME}, ${NAME:-default} and $$ through value, as Compose does."""
-    if isinstance(value, str):
-        return _VARIABLE.sub(lambda m: "$" if m[1] else env.get(m[2]) or m[3] or "", value)
-    if isinstance(value, list):
-        return [interpolate(item, env) for item in value]
-    if isinstance(value, dict):
-        return {key: interpolate(item, env) for key, item in value.items()}
-    return value
-
-
-def load_services(env: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
-    """Return the services of docker-compose.yml, interpolated with env (default: none set)."""
-    services: dict[str, dict[str, Any]] = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
-    return interpolate(services, env or {})
-
 
 def environment(service: dict[str, Any]) -> dict[str, str]:
     """Return a service's environment as a mapping, from either Compose syntax."""
@@ -58,18 +40,6 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
     if isinstance(env, list):
         return dict(item.split("=", 1) for item in env)
     return {key: str(value) for key, value in env.items()}
-
-
-def published_ports(service: dict[str, Any]) -> list[tuple[int, int]]:
-    """Return (host port, container port) of each port a service publishes."""
-    pairs = []
-    for port in service.get("ports", []):
-        if isinstance(port, dict):
-            pairs.append((int(port["published"]), int(port["target"])))
-        else:
-            *_, host, container = str(port).split(":")
-            pairs.append((int(host), int(container)))
-    return pairs
 
 
 def dependencies(services: dict[str, dict[str, Any]], name: str) -> dict[str, str]:
