@@ -63,6 +63,17 @@ def figures(histogram: HdrHistogram, *, mean: bool = True) -> dict[str, float | 
     return {k: None if v is None else round(v, 3) for k, v in out.items()}
 
 
+def distribution(histogram: HdrHistogram) -> tuple[list[int], list[int]]:
+    """Return the recorded values (µs, each one's highest equivalent value, as percentiles
+    report it) and their counts, ascending: what pooling several histograms needs."""
+    values: list[int] = []
+    counts: list[int] = []
+    for item in histogram.get_recorded_iterator():  # one object, updated at every step
+        values.append(int(item.value_iterated_to))
+        counts.append(int(item.count_at_value_iterated_to))
+    return values, counts
+
+
 def save(histogram: HdrHistogram, stem: Path) -> dict[str, str]:
     """Write <stem>.hdr (encoded, reloadable) and <stem>.hgrm.csv (percentile table, ms)."""
     stem.parent.mkdir(parents=True, exist_ok=True)

@@ -32,6 +32,7 @@ class StepResult:
     client_cpu_us_per_request: float | None
     client_cpu_percent: float  # of one core, the whole process, over the sending window
     connections_opened: int
+    over: int = 0  # ok answers slower than the bound the step was given (bound_s)
     errors: dict[str, int] = field(default_factory=dict)
     latency_hdr: str = ""  # HdrHistogram (us), compressed base64
     service_hdr: str = ""

@@ -59,6 +59,7 @@ async def _run(
     timeout_s: float,
     max_connections: int,
     idle_pool: int,
+    bound_s: float | None,
 ) -> StepResult:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
@@ -96,6 +97,7 @@ async def _run(
         client_cpu_us_per_request=round(cpu / step.sent * 1e6, 1) if step.sent else None,
         client_cpu_percent=round(100 * cpu / wall, 1) if wall > 0 else 0.0,
         connections_opened=step.opened,
+        over=sum(1 for s in step.latency if s > bound_s) if bound_s is not None else 0,
         errors=dict(step.errors.most_common(10)),
         latency_hdr=encode(hist),
         service_hdr=encode(service_hist),
@@ -115,8 +117,12 @@ def run_step(
     timeout_s: float = TIMEOUT_S,
     max_connections: int = MAX_CONNECTIONS,
     idle_pool: int = 0,
+    bound_s: float | None = None,
 ) -> StepResult:
     """Offer POST /predict at ``rate`` (Poisson) for warmup_s + duration_s; measure the window.
+
+    With ``bound_s``, the result counts the ok answers slower than it (``over``), exactly, from
+    the raw latencies rather than the histogram's buckets.
 
     Runs a fresh uvloop in the caller's thread (pin that thread to the generator's core
     beforehand). ``idle_pool`` > 0 keeps that many connections open ahead of need, as a
@@ -140,6 +146,7 @@ def run_step(
                 timeout_s,
                 max_connections,
                 idle_pool,
+                bound_s,
             )
         )
     finally:
