@@ -13,7 +13,7 @@ TARGET ?= flask
 PORT ?= 8000
 WORKERS ?= 1
 PYTEST_ARGS ?=
-APT_PACKAGES := chromium wrk docker-compose
+APT_PACKAGES := chromium wrk docker-compose strace
 # Compose v2 plugin if present, else Debian's docker-compose v1 (both read docker-compose.yml).
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' || echo docker-compose)
 
@@ -31,7 +31,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-system-deps: ## install the Debian packages the tests and benches need (chromium, wrk, docker-compose)
+system-deps: ## install the Debian packages the tests and benches need (chromium, wrk, docker-compose, strace)
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
@@ -66,10 +66,11 @@ fuzz: $(STAMP) $(MODEL) ## schemathesis (in-process and its CLI, --checks all) a
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/test_fuzz.py -s -q -p no:cacheprovider
 
 # Bench knobs: QUICK=1, TARGETS="flask fastapi" (or all), ROUNDS=4, SLO_MS=25 (the p99 bound
-# of the sustainable throughput), DURATION=0.8 (s per closed-loop phase), STEP=0.8 (s per
+# of the sustainable throughput), DURATION=0.8 (s per closed-loop phase), STEP=0.5 (s per
 # open-loop step), USERS=1,8,32,64 (sweep levels), URL=http://127.0.0.1:8000 (a running
-# deployment), BENCH_ARGS=... (any option of python -m loadtests.bench --help), SWEEP=1 (also
-# run the model-cost sweep into the same run folder, about 4 more minutes; QUICK=1: 1 round).
+# deployment), BENCH_ARGS=... (any option of python -m loadtests.bench --help, e.g. --aa none,
+# --instances 2, --confidence 0.95), SWEEP=1 (also run the model-cost sweep into the same run
+# folder, about 4 more minutes; QUICK=1: 1 round).
 QUICK ?=
 SWEEP ?=
 TARGETS ?=

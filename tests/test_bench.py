@@ -11,13 +11,14 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
-from loadtests.bench.cli import build_parser, settings_from
-from loadtests.bench.config import DEFAULT, QUICK, WRK_CONNECTIONS, RunSettings
-from loadtests.bench.phases import Served, Server
+from loadtests.bench.cli import settings_from
+from loadtests.bench.config import DEFAULT, QUICK, WRK_CONNECTIONS, RunSettings, aa_twin
+from loadtests.bench.options import build_parser
+from loadtests.bench.runner import visit_order
 from loadtests.bench.summary import aggregate
 from loadtests.common import hdr as _hdr
 from loadtests.common.procs import Ledger, Managed, Registry, is_gone
@@ -104,6 +105,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]) -> P
     done = run_cli(
         [*TINY, "--targets", "flask", "fastapi", "--bench-max-time", "0.005", "--out", str(out)],
         env,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return (out / "latest").resolve()
@@ -129,35 +131,72 @@ def test_quick_preset_and_loopback_check() -> None:
     assert not settings.matrix  # a quick run leaves the matrix to `make invalid`
     default = settings_from(parser.parse_args([]), parser)
     assert (default.levels, default.duration_s) == (DEFAULT.levels, DEFAULT.duration_s)
-    # wrk twice a round by default, once in a quick run, as asked otherwise.
+    # wrk twice a visit by default, once in a quick run, as asked otherwise.
     assert (default.wrk_passes, settings.wrk_passes) == (2, 1)
     again = settings_from(parser.parse_args(["--quick", "--wrk-passes", "2"]), parser)
     assert again.wrk_passes == 2
-    assert RunSettings(wrk_passes=2).round_s(False) > RunSettings(wrk_passes=1).round_s(False)
+    assert RunSettings(wrk_passes=2).visit_s(False) > RunSettings(wrk_passes=1).visit_s(False)
     with pytest.raises(SystemExit):
         settings_from(parser.parse_args(["--wrk-passes", "3"]), parser)
-    # Two processes of each real server by default, never more than rounds, one for --url.
-    assert (default.instances, default.server_processes()) == (2, 2)
-    assert settings_from(parser.parse_args(["--instances", "4"]), parser).server_processes() == 4
-    assert RunSettings(instances=4, rounds=3).server_processes() == 3
-    assert RunSettings(rounds=1).server_processes() == 1
-    assert RunSettings(url="http://127.0.0.1:9").server_processes() == 1
-    assert RunSettings(instances=2).servers_s() > RunSettings(instances=1).servers_s()
-    for bad in ("0", "-1"):
-        with pytest.raises(SystemExit):
-            settings_from(parser.parse_args(["--instances", bad]), parser)
+    # One fresh process a visit by default; more are measured by wrk and cost time.
+    assert default.instances == 1
+    assert settings_from(parser.parse_args(["--instances", "3"]), parser).instances == 3
+    assert RunSettings(instances=2).visit_s(False) > RunSettings(instances=1).visit_s(False)
     with pytest.raises(SystemExit):
         settings_from(parser.parse_args(["--url", "http://example.com"]), parser)
 
 
-def test_the_processes_of_a_server_take_turns_a_round() -> None:
-    first, second = (Server(f"http://127.0.0.1:{p}", cast(Any, None), None) for p in (1, 2))
-    served = Served(first, None, (second,))
-    assert [served.at(r) for r in (1, 2, 3, 4)] == [first, second, first, second]
-    assert [served.instance(r) for r in (1, 2, 3, 4)] == [1, 2, 1, 2]
-    alone = Served(first, None)
-    assert [alone.at(r) for r in (1, 2)] == [first, first]
-    assert alone.instance(2) == 1
+def test_the_aa_control_is_in_every_run_that_measures_its_target() -> None:
+    parser = build_parser()
+    default = settings_from(parser.parse_args([]), parser)
+    assert default.aa == "fastapi"
+    assert default.subjects == (*DEFAULT_TARGETS, aa_twin("fastapi"))
+    assert default.target_of(aa_twin("fastapi")) == "fastapi"
+    assert default.target_of("flask") == "flask"
+    quick = settings_from(parser.parse_args(["--quick"]), parser)
+    assert quick.subjects == ("flask", "fastapi", "fastapi-aa")
+    assert settings_from(parser.parse_args(["--aa", "none"]), parser).aa is None
+    alone = settings_from(parser.parse_args(["--targets", "flask"]), parser)
+    assert alone.aa is None  # FastAPI is not measured: no default control
+    assert settings_from(parser.parse_args(["--aa", "flask"]), parser).aa == "flask"
+    url = settings_from(parser.parse_args(["--url", "http://127.0.0.1:9"]), parser)
+    assert (url.aa, url.subjects, url.instances) == (None, ("url",), 1)
+    # The A/A twin's visits are planned like its original's, without round 1's Locust part.
+    assert default.visit_s(True, twin=True) < default.visit_s(True)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--aa", "flask-seed"], "--aa flask-seed: not a target of this run"),
+        (["--slo-ms", "0"], "--slo-ms: expected a positive number"),
+        (["--slo-ms", "fast"], "--slo-ms: expected a positive number"),
+        (["--slo-ms", "nan"], "--slo-ms: expected a positive number"),
+        (["--confidence", "1"], "--confidence: expected a number in (0, 1)"),
+        (["--confidence", "0"], "--confidence: expected a number in (0, 1)"),
+        (["--instances", "0"], "--rounds, --instances and --server-workers must be at least 1"),
+        (["--ladder", "500,250"], "rates must be positive and increasing"),
+    ],
+)
+def test_bad_settings_are_refused_in_one_line_before_anything_starts(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = build_parser()
+    with pytest.raises(SystemExit) as exit_info:
+        settings_from(parser.parse_args(argv), parser)
+    assert exit_info.value.code == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(errors) == 1
+    assert message in errors[0]
+
+
+def test_visits_rotate_a_place_a_round() -> None:
+    names = ("flask", "fastapi", "fastapi-aa")
+    orders = [visit_order(names, r) for r in (1, 2, 3, 4)]
+    assert orders[0] == list(names)
+    assert orders[1] == ["fastapi", "fastapi-aa", "flask"]
+    assert orders[3] == orders[0]
+    assert [o[0] for o in orders[:3]] == list(names)  # each target first once
 
 
 def test_aggregate_sums_counts_and_takes_medians() -> None:
@@ -201,12 +240,14 @@ def test_tiny_run_writes_every_file(tiny_run: Path) -> None:
     assert summary["status"] == "complete", summary["error"]
     assert summary["environment"]["cpu_count"] >= 1
     assert summary["benchmarks"]["test_predict[onnx]"]["median_us"] > 0
-    assert set(summary["targets"]) == {"flask", "fastapi"}
-    for target in summary["targets"].values():
+    assert set(summary["targets"]) == {"flask", "fastapi", "fastapi-aa"}
+    assert summary["targets"]["fastapi-aa"]["twin_of"] == "fastapi"
+    for name in ("flask", "fastapi"):
+        target = summary["targets"][name]
         assert target["status"] == "complete"
         for phase in phases_of(target):
             assert_sane(phase)
-            # Every successful answer, and only those, is in the exact histograms (one a round).
+            # Every successful answer, and only those, is in the exact histograms.
             counts = [_hdr.load(tiny_run / f["hdr"]).get_total_count() for f in phase["files"]]
             assert sum(counts) == phase["successes"], phase["phase"]
             for files in phase["files"]:
@@ -215,93 +256,139 @@ def test_tiny_run_writes_every_file(tiny_run: Path) -> None:
         assert target["wrk"]["rps"] > 0
         assert (tiny_run / target["wrk"]["files"][0]["output"]).read_text().count(_wrk.MARKER) == 1
         assert target["ratios"]["predict_to_noop"] > 0
-        assert target["ratios"]["noop_to_health"] > 0
         assert target["decomposition"]["model_us"] > 0
-        mix = target["invalid_mix"]
-        assert set(mix["by_status"]) >= {"200", "422"}
+        assert set(target["invalid_mix"]["by_status"]) >= {"200", "422"}
+        assert target["docs"]["openapi_status"] == 200
     rows = list(csv.DictReader((tiny_run / "phases.csv").read_text().splitlines()))
-    closed = [r for r in rows if r["section"] != "ladder"]
-    # Round 1: the sweep's two levels, wrk twice, the health and noop controls, the invalid
-    # mix; round 2: the peak level only and wrk twice.
-    assert len(closed) == 2 * ((2 + 2 + 1 + 1 + 1) + (1 + 2))
-    # Interleaved: every target once per round, round 1 before round 2 (phases.csv order).
+    # Every subject once a round, each visit in one piece, the order rotating a place a round.
     visits = [(int(r["round"]), r["target"]) for r in rows]
     order = list(dict.fromkeys(visits))
-    assert order == [(1, "flask"), (1, "fastapi"), (2, "flask"), (2, "fastapi")]
-    assert [int(r["round"]) for r in rows] == sorted(int(r["round"]) for r in rows)
-    ladder = [r for r in rows if r["section"] == "ladder"]
-    assert {(int(r["round"]), r["target"]) for r in ladder} == set(order)
-    # Each round measures every target's peak (Locust, wrk) before any target's ladder, so
-    # the throughput figures of a round are taken close together.
-    # wrk runs again after every ladder, in the reverse order, and the round's wrk figure is
-    # the mean of its two passes.
+    assert order == [
+        (1, "flask"), (1, "fastapi"), (1, "fastapi-aa"),
+        (2, "fastapi"), (2, "fastapi-aa"), (2, "flask"),
+    ]  # fmt: skip
+    assert [v for i, v in enumerate(visits) if i == 0 or visits[i - 1] != v] == order
     first, again = f"wrk-c{WRK_CONNECTIONS}", f"wrk-c{WRK_CONNECTIONS}-pass2"
-    for rnd in (1, 2):
-        mine = [r for r in rows if int(r["round"]) == rnd]
-        phases = [r["phase"] for r in mine]
-        sections = [r["section"] for r in mine]
-        closed_loop = [i for i, r in enumerate(mine) if r["section"] in {"sweep", "wrk"}]
-        assert max(i for i in closed_loop if phases[i] != again) < sections.index("ladder")
-        assert [i for i, ph in enumerate(phases) if ph == again] == [len(mine) - 2, len(mine) - 1]
-        assert [r["target"] for r in mine if r["phase"] == again] == ["fastapi", "flask"]
-        for name, target in summary["targets"].items():
-            fig = next(f for f in target["rounds"] if f["round"] == rnd)
-            measured = [
-                float(r["rps"])
-                for r in mine
-                if r["phase"] in {first, again} and r["target"] == name
-            ]
-            assert fig["wrk_samples"] == pytest.approx(measured, abs=0.1)
-            assert fig["wrk_rps"] == pytest.approx(sum(measured) / 2, abs=0.1)
-            # CPU per request is the mean of the passes' too (server CPU % / 100 / req/s).
-            cpu = [
-                float(r["server_cpu_pct"]) / 100 / float(r["rps"]) * 1e6
-                for r in mine
-                if r["phase"] in {first, again} and r["target"] == name
-            ]
-            assert fig["cpu_us_per_request"] == pytest.approx(sum(cpu) / 2, rel=0.01, abs=0.2)
-    # wrk runs at one concurrency for every target and round, whatever Locust's peak level.
-    assert {r["phase"] for r in rows if r["section"] == "wrk"} == {first, again}
+    twin = [r["phase"] for r in rows if r["target"] == "fastapi-aa" and r["round"] == "1"]
+    assert twin[0] == first
+    assert twin[-1] == again
+    assert all(p.startswith(("wrk", "ladder")) for p in twin)
+    for ((rnd, name),) in zip(order, strict=True):
+        mine = [r for r in rows if (int(r["round"]), r["target"]) == (rnd, name)]
+        assert mine[0]["phase"] == first  # wrk first, on the warmed-up fresh process
+        assert mine[-1]["phase"] == again  # and again at the end of the visit
+        fig = next(f for f in summary["targets"][name]["rounds"] if f["round"] == rnd)
+        measured = [float(r["rps"]) for r in mine if r["section"] == "wrk"]
+        assert fig["wrk_samples"] == pytest.approx(measured, abs=0.1)
+        assert fig["wrk_rps"] == pytest.approx(sum(measured) / 2, abs=0.1)
+        assert fig["warmup_rps"] > 0  # the fresh process's uncounted first second, kept
+        # CPU per request is user plus kernel time (psutil, the server's process tree).
+        assert fig["user_us"] > 0
+        assert fig["kernel_us"] > 0
+        assert fig["cpu_us_per_request"] == pytest.approx(
+            fig["user_us"] + fig["kernel_us"], abs=0.15
+        )
+        assert fig["connections_per_request"] is not None
+    # gunicorn's sync worker closes every connection; uvicorn keeps wrk's 32 open.
+    assert summary["targets"]["flask"]["cpu_split"]["connections_per_request"] > 0.9
+    assert summary["targets"]["fastapi"]["cpu_split"]["connections_per_request"] < 0.1
+    # Rounds 2... measure exactly the rungs fixed after round 1, and each pair's rung is one
+    # of them for both sides (the same rung in every round).
+    for name, target in summary["targets"].items():
+        fixed = sorted(
+            r["offered_rps"]
+            for r in target["rungs"]
+            if {"knee window", "headline"} & set(r["roles"])
+            or any(role.startswith("pair ") for role in r["roles"])
+        )
+        later = [
+            float(r["offered_rps"])
+            for r in rows
+            if r["target"] == name and r["section"] == "ladder" and r["round"] == "2"
+        ]
+        assert later == fixed, name
+    assert summary["pair_rungs"]
+    for pair, rate in summary["pair_rungs"].items():
+        found = next(p for p in summary["pairs"] if p["name"] == pair)
+        for side in (found["numerator"], found["denominator"]):
+            rung = next(r for r in summary["targets"][side]["rungs"] if r["offered_rps"] == rate)
+            assert [r["round"] for r in rung["rounds"]] == [1, 2]
+    # Every visit ran on a process of its own: a new server PID every round, all stopped.
+    events = [json.loads(line) for line in (tiny_run / "processes.jsonl").read_text().splitlines()]
+    for name, target in summary["targets"].items():
+        pids = [f["server_pid"] for f in target["rounds"]]
+        assert len(set(pids)) == len(pids) == 2, name
+        started = {
+            e["pid"] for e in events if e["event"] == "start" and e["name"] == f"{name}:onnx"
+        }
+        assert set(pids) <= started
+    noop = [e for e in events if e["event"] == "start" and e["name"].endswith(":noop")]
+    assert sorted(e["name"] for e in noop) == ["fastapi:noop", "flask:noop"]  # round 1 only
+    assert summary["ladder"] == [150.0, 300.0]
+    assert summary["headline_rung"] in (150.0, 300.0)
+    for target in summary["targets"].values():
+        assert [f["round"] for f in target["rounds"]] == [1, 2]
+        assert [p["offered_rps"] for p in target["latency_curve"]][:1] == [150.0]
+        assert target["sustainable_rps"]["slo_ms"] == 25.0
+    # The comparisons: the A/A control first, every figure of the default pair.
+    assert summary["pairs"][0]["name"] == "aa"
+    assert summary["pairs"][0]["kind"] == "control"
+    default = {c["figure"] for c in summary["comparisons"] if c["pair"] == "default"}
+    assert default >= {"throughput", "sustainable", "p99", "p50", "cpu_per_request"}
+    assert {c["figure"] for c in summary["comparisons"] if c["pair"] == "aa"} >= {"throughput"}
+    # Each target alone after the rounds: the standalone pass and its system calls.
+    for name in ("flask", "fastapi"):
+        alone = summary["targets"][name]["alone"]
+        assert alone["wrk_rps"] > 0
+        assert alone["ratio"] == pytest.approx(alone["run_wrk_rps"] / alone["wrk_rps"], rel=0.01)
+        assert alone["syscalls_per_request"] > 0, alone["note"]
+        assert alone["server_pid"] not in {
+            f["server_pid"] for f in summary["targets"][name]["rounds"]
+        }
+    assert summary["targets"]["fastapi-aa"]["alone"] is None
+    timing = summary["timing"]
+    assert timing["open_loop_steps"] == sum(1 for r in rows if r["section"] == "ladder")
+    assert 0 < timing["open_loop_measured_s"] < timing["open_loop_wall_s"]
     assert [r["round"] for r in summary["rounds"]] == [1, 2]
-    for info in summary["rounds"]:
-        assert info["calibration_before"]["best_ms"] > 0
-        assert info["calibration_after"]["best_ms"] > 0
-    # Round 1's closing calibration opens round 2 (nothing runs between them).
     first_round, second_round = summary["rounds"]
     assert second_round["calibration_before"] == first_round["calibration_after"]
     assert summary["calibration"]["score"] > 0
-    assert summary["ladder"] == [150.0, 300.0]
     assert summary["client_scheduling"] in {
         f"SCHED_FIFO {FIFO_PRIORITY}",
         f"nice {NICE_FALLBACK}",
         NORMAL,
     }
-    for target in summary["targets"].values():
-        assert [f["round"] for f in target["rounds"]] == [1, 2]
-        assert [p["offered_rps"] for p in target["latency_curve"]][:1] == [150.0]
-        assert target["sustainable_rps"]["slo_ms"] == 25.0
-        assert target["docs"]["openapi_status"] == 200
-    default = [c for c in summary["comparisons"] if c["pair"] == "default"]
-    assert {c["figure"] for c in default} >= {"throughput", "sustainable", "cpu_per_request"}
-    for comparison in default:
-        assert set(map(int, comparison["ratios"])) | set(map(int, comparison["left_out"])) == {
-            1,
-            2,
-        }
-        assert comparison["sentence"]
-    # Each target's real server ran as two processes that took turns, one a round.
-    events = [json.loads(line) for line in (tiny_run / "processes.jsonl").read_text().splitlines()]
-    pid_of = {e["name"]: e["pid"] for e in events if e["event"] == "start"}
-    for name, target in summary["targets"].items():
-        assert [f["instance"] for f in target["rounds"]] == [1, 2]
-        by_round = [f["server_pid"] for f in target["rounds"]]
-        assert by_round == [pid_of[f"{name}:onnx"], pid_of[f"{name}:onnx#2"]]
-        assert f"{name}:noop#2" not in pid_of  # the noop twin runs once
     samples = list(csv.DictReader((tiny_run / "resources.csv").read_text().splitlines()))
-    assert samples
     assert any(float(s["server_cpu_pct"] or 0) > 0 for s in samples)
     assert json.loads((tiny_run / "benchmarks.json").read_text())["benchmarks"]
     assert all(is_gone(pid) for pid in ledger_pids(tiny_run))
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_a_ladder_above_a_targets_peak_is_refused_and_nothing_is_left(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    done = run_cli(
+        [
+            *TINY,
+            "--targets",
+            "flask",
+            "--ladder",
+            "1000000",
+            "--no-benches",
+            "--out",
+            str(tmp_path),
+        ],
+        env,
+    )
+    assert done.returncode == 1
+    assert "--ladder starts at 1e+06 req/s, above flask's peak" in done.stderr
+    assert "Traceback" not in done.stderr
+    run_dir = (tmp_path / "latest").resolve()
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "failed"
+    assert all(is_gone(pid) for pid in ledger_pids(run_dir))
 
 
 @pytest.mark.integration

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import random
+from collections import Counter
+
 from loadtests.bench.compare import capacity, common_rate, compare
+from loadtests.bench.pooling import Pool
 from loadtests.common.runfiles import (
     Comparison,
     Pair,
     RoundFigures,
+    Rung,
+    RungRound,
     Sustainable,
     TargetSummary,
 )
@@ -170,3 +176,104 @@ def test_throughput_comes_from_wrk_whatever_locust_did() -> None:
     throughput = pick(compare(no_wrk, [PAIR], set()), "throughput")
     assert throughput.source.startswith("Locust")
     assert throughput.ratios == dict.fromkeys(range(1, 4), 1.5)
+
+
+AA = Pair(
+    name="aa",
+    numerator="fastapi-aa",
+    denominator="fastapi",
+    kind="control",
+    label="A/A control",
+    note="",
+)
+
+
+def test_the_aa_pair_is_computed_like_every_pair() -> None:
+    """Both sides drawn from one distribution (5 % noise a round, 4 rounds): mostly undecided,
+    and a difference at most as often as a 95 % method allows; the same code with an offset on
+    one side gives a word, so the control can fail."""
+
+    def aa(a: list[float], b: list[float]) -> Comparison:
+        targets = {
+            "fastapi-aa": target("fastapi-aa", rounds_of(a)),
+            "fastapi": target("fastapi", rounds_of(b)),
+        }
+        return pick(compare(targets, [AA], set()), "throughput")
+
+    rng = random.Random(11)
+    words = Counter(
+        aa(
+            [rng.gauss(2000.0, 100.0) for _ in range(4)],
+            [rng.gauss(2000.0, 100.0) for _ in range(4)],
+        ).word
+        for _ in range(300)
+    )
+    assert words["faster"] + words["slower"] <= 0.05 * 300, words
+    assert words["undecided"] > words["tie"]
+    offset = aa(
+        [rng.gauss(2600.0, 50.0) for _ in range(4)], [rng.gauss(2000.0, 50.0) for _ in range(4)]
+    )
+    assert offset.word == "faster"
+    assert offset.pair == "aa"
+
+
+def rung(rate: float, per_round: dict[int, tuple[int, int]]) -> Rung:
+    """Return a rung with each round's (answers, answers over the bound)."""
+    return Rung(
+        offered_rps=rate,
+        rounds=[
+            RungRound(round=r, sent=n, ok=n, over=o, failures=0) for r, (n, o) in per_round.items()
+        ],
+    )
+
+
+def test_sustainable_compares_pooled_rungs_with_resampled_rounds() -> None:
+    clean = dict.fromkeys((1, 2, 3, 4), (1000, 0))
+    slow = dict.fromkeys((1, 2, 3, 4), (1000, 50))  # 5 % over the bound in every round
+    fastapi = target("fastapi", rounds_of([3000.0] * 4)).model_copy(
+        update={
+            "rungs": [rung(2000.0, clean), rung(3000.0, clean), rung(3300.0, slow)],
+            "sustainable_rps": Sustainable(slo_ms=25.0),
+        }
+    )
+    flask = target("flask", rounds_of([1500.0] * 4)).model_copy(
+        update={
+            "rungs": [rung(1000.0, clean), rung(1500.0, clean), rung(2000.0, slow)],
+            "sustainable_rps": Sustainable(slo_ms=25.0),
+        }
+    )
+    found = pick(compare({"fastapi": fastapi, "flask": flask}, [PAIR], set()), "sustainable")
+    assert found.median == 2.0
+    assert found.method == "pooled"
+    assert (found.low, found.high) == (2.0, 2.0)
+    assert found.word == "faster"
+    assert found.ratios == {}
+    # A flagged round is left out of both sides' pools, and named.
+    found = pick(compare({"fastapi": fastapi, "flask": flask}, [PAIR], {2}), "sustainable")
+    assert found.left_out == {2: "flagged"}
+    assert found.median == 2.0
+
+
+def test_latency_is_compared_at_the_pairs_fixed_rung_on_pooled_rounds() -> None:
+    def pool(value_us: int, n: int = 500) -> Pool:
+        return Pool.from_counts([value_us], [n])
+
+    clean = dict.fromkeys((1, 2, 3, 4), (500, 0))
+    targets = {
+        name: target(name, rounds_of([3000.0] * 4)).model_copy(
+            update={"rungs": [rung(1000.0, clean)]}
+        )
+        for name in ("fastapi", "flask")
+    }
+    pools = {
+        "fastapi": {(1000.0, r): pool(2000) for r in (1, 2, 3, 4)},
+        "flask": {(1000.0, r): pool(4000 if r != 3 else 5000) for r in (1, 2, 3, 4)},
+    }
+    found = compare(targets, [PAIR], set(), pools=pools, pair_rungs={"default": 1000.0})
+    p99, p50 = pick(found, "p99"), pick(found, "p50")
+    assert p99.at_rps == p50.at_rps == 1000.0
+    assert p99.median == 0.4  # pooled: round 3's answers are a quarter, 5 ms, past the p99
+    assert p50.median == 0.5
+    assert p99.word == "faster"
+    assert p99.higher_is_better is False
+    assert "1000 req/s" in p99.sentence

@@ -11,7 +11,14 @@ from pathlib import Path
 import psutil
 import pytest
 
-from loadtests.bench.noise import Calibration, calibrate, drift, round_flags
+from loadtests.bench.noise import (
+    Calibration,
+    calibrate,
+    drift,
+    out_of_line,
+    round_flags,
+    round_info,
+)
 from loadtests.bench.sampling import FIELDS, Sample, Sampler, summarise
 
 BEFORE = Calibration(
@@ -125,3 +132,29 @@ class TestSteal:
         assert "steal_pct" in FIELDS
         if hasattr(psutil.cpu_times(), "steal"):  # Linux
             assert all(float(r["steal_pct"]) >= 0 for r in rows)
+
+
+def test_a_round_is_flagged_against_the_runs_median_too() -> None:
+    """A disturbance that lasted the whole round drifts nothing; its level gives it away."""
+    reference = BEFORE.best_s / BEFORE.loops
+    slow = after(0.13)
+    assert round_flags(slow, slow, None) == []  # no drift
+    flags = round_flags(slow, slow, None, reference)
+    assert len(flags) == 2
+    assert "off the run's median" in flags[0]
+    assert round_flags(BEFORE, after(0.105), None, reference) == []
+
+
+def test_a_momentary_spike_at_the_boundary_is_retaken_and_flags_nothing() -> None:
+    """The round's closing reading out of line, the retake in line: the retake closes the
+    round (and opens the next), the spike is shown, and neither round is flagged."""
+    reference = BEFORE.best_s / BEFORE.loops
+    spike, retake = after(0.16), after(0.101)
+    assert out_of_line(BEFORE, spike)
+    assert not out_of_line(BEFORE, retake)
+    info = round_info(2, "t", 60.0, BEFORE, retake, {}, spike=spike, reference_s_per_loop=reference)
+    assert info.flags == []
+    assert info.calibration_spike is not None
+    assert info.calibration_spike.best_ms == 160.0
+    held = round_info(2, "t", 60.0, BEFORE, spike, {}, reference_s_per_loop=reference)
+    assert held.excluded

@@ -8,6 +8,7 @@ flagged), it recomputes them with the runner's own code (loadtests.bench.compare
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import shutil
@@ -20,7 +21,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pytest
 
-from loadtests.bench.compare import compare
+from loadtests.bench.compare import aa_warnings, compare
 from loadtests.bench.config import WRK_CONNECTIONS
 from loadtests.common.runfiles import VERDICT_FIGURES, MatrixMeta, MatrixRow, Summary, read_summary
 from loadtests.common.servers import launch
@@ -509,7 +510,7 @@ def test_method_explains_rounds_and_names_machine_model_and_command(
     assert "Why a gunicorn sync worker behaves this way" in md
     assert "buffering reverse proxy" in method
     assert "CPU µs / req</b> = server CPU %" in html
-    assert f"Every step lasts {settings['step_s']} s;" in method  # the fixture predates the rule
+    assert f"Every step lasts {settings['step_s']} s." in method  # the fixture predates the rule
     assert f"measured again 2{TIMES} as long" in method
     assert "(this run: not recorded)" in method  # the fixture predates the record
     assert f"wrk runs at {WRK_CONNECTIONS} connections for every target, once a round" in method
@@ -670,3 +671,82 @@ def test_the_verdict_rests_only_on_figures_that_reproduce(tmp_path: Path) -> Non
     for c in stated:
         if c["pair"] in {"default", "granian", "handler"}:
             assert c["sentence"] in verdict, c["sentence"]
+
+
+def comparison_of(summary: dict[str, Any], pair: str, figure: str) -> dict[str, Any]:
+    """Return one comparison of a summary."""
+    return next(c for c in summary["comparisons"] if c["pair"] == pair and c["figure"] == figure)
+
+
+def with_aa(run: Path, offset: float) -> dict[str, Any]:
+    """Add an A/A twin of fastapi to a stored run (its rounds' figures times offset), recompute
+    the comparisons with the runner's code, and write the run's warnings as the runner does."""
+    summary = load_summary(run)
+    twin = copy.deepcopy(summary["targets"]["fastapi"])
+    twin.update(name="fastapi-aa", label="FastAPI (uvicorn, def), A/A twin", twin_of="fastapi")
+    for fig in twin["rounds"]:
+        for key in ("wrk_rps", "locust_rps", "sustainable_rps"):
+            if fig.get(key):
+                fig[key] *= offset
+    summary["targets"]["fastapi-aa"] = twin
+    summary["pairs"].insert(0, {
+        "name": "aa", "numerator": "fastapi-aa", "denominator": "fastapi", "kind": "control",
+        "label": "A/A control (fastapi : fastapi)", "note": "",
+    })  # fmt: skip
+    save_summary(run, summary)
+    model = read_summary(run)
+    model.comparisons = compare(model.targets, model.pairs, set())
+    model.warnings = aa_warnings(model.comparisons) + model.warnings
+    summary = model.dump()
+    save_summary(run, summary)
+    return summary
+
+
+def test_the_aa_line_leads_the_verdict_and_a_decided_aa_warns(tmp_path: Path) -> None:
+    tie = copy_fixture(tmp_path / "tie")
+    summary = with_aa(tie, 1.0)
+    aa = next(
+        c for c in summary["comparisons"] if c["pair"] == "aa" and c["figure"] == "throughput"
+    )
+    assert aa["word"] in ("tie", "undecided")
+    html = report.render(tie)[0].read_text(encoding="utf-8")
+    verdict = section(html, "verdict")
+    assert verdict.index("A/A control (fastapi : fastapi):") < verdict.index('id="glance"')
+    assert "the method did not invent a difference" in verdict
+    assert not any("A/A control came out" in w for w in summary["warnings"])
+    off = copy_fixture(tmp_path / "off")
+    summary = with_aa(off, 1.3)
+    aa = next(
+        c for c in summary["comparisons"] if c["pair"] == "aa" and c["figure"] == "throughput"
+    )
+    assert aa["word"] == "faster"
+    assert summary["warnings"][0].startswith("the A/A control came out faster")
+    html_path, md_path = report.render(off)
+    verdict = section(html_path.read_text(encoding="utf-8"), "verdict")
+    paragraphs = [p.split("</p>", 1)[0] for p in verdict.split("<p>")[1:]]
+    assert "this run's A/A control, fastapi-aa against itself, came out faster" in paragraphs[0]
+    assert "intervals are too narrow" in verdict.split('id="glance"', 1)[0]
+    assert "A/A control came out faster" in section(
+        html_path.read_text(encoding="utf-8"), "warnings"
+    )
+    assert "came out faster" in md_path.read_text(encoding="utf-8").split("### Headline", 1)[0]
+
+
+def test_the_glance_says_each_pair_once_and_its_sources_once(
+    rendered: tuple[Path, str, str],
+) -> None:
+    run, html, _ = rendered
+    summary = load_summary(run)
+    verdict = section(html, "verdict")
+    glance = verdict.split('id="glance"', 1)[1].split("</ul>", 1)[0]
+    lines = glance.count("<li")
+    assert 3 <= lines <= 5
+    default = next(
+        c for c in summary["comparisons"] if c["pair"] == "default" and c["figure"] == "throughput"
+    )
+    assert (
+        f"{default['median']:.2f}{TIMES} ({default['low']:.2f}{DASH}{default['high']:.2f})"
+        in glance
+    )
+    assert "Bad input:" in glance
+    assert verdict.count(default["source"]) == 1  # said once, for the whole section

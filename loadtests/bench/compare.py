@@ -1,10 +1,18 @@
 """Every contrast of a run: ratios paired within each round, an interval, the word it supports.
 
-For each pair of targets (loadtests/targets.py, ``Versus``) and each figure, the ratio is
-taken within each round (both targets measured minutes apart, under the same machine
-state), flagged rounds and invalid figures are left out with the reason, and the median
-gets a 95 % bootstrap interval (``loadtests.common.stats``). The word (faster, slower, a
-tie, undecided) and the sentence come from the interval alone.
+For each pair of targets (loadtests/targets.py, ``Versus``, and the run's A/A control) and
+each figure, the word (faster, slower, a tie, undecided) and the sentence come from a 95 %
+interval alone (``loadtests.common.stats``):
+
+- throughput and CPU per request: the ratio is taken within each round (both targets
+  measured in the same round, each on a fresh process), flagged rounds and invalid figures
+  are left out with the reason, and the median of the ratios gets a bootstrap interval;
+- sustainable throughput, and p99 and p50 at the pair's rung: each target's rounds are
+  pooled (``loadtests.bench.rungs``) and the ratio of the pooled figures gets the interval of
+  resampling the rounds both measured, the same rounds for both sides (paired).
+
+Runs made before the pooled ladder have no rungs: their sustainable and p99 ratios are taken
+per round, as they were.
 """
 
 from __future__ import annotations
@@ -12,9 +20,19 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping
 from statistics import median
+from typing import Literal
 
-from loadtests.common.runfiles import Comparison, Pair, RoundFigures, TargetSummary
-from loadtests.common.stats import MIN_ROUNDS, describe, interval, paired_ratios, verdict_word
+from loadtests.bench.pooling import CONFIDENCE, Pool, resampled
+from loadtests.bench.rungs import rounds_of, sustainable_at, weights_of
+from loadtests.common.runfiles import AA_PAIR, Comparison, Pair, RoundFigures, TargetSummary
+from loadtests.common.stats import (
+    MIN_ROUNDS,
+    Interval,
+    describe,
+    interval,
+    paired_ratios,
+    verdict_word,
+)
 
 # Latency is compared at a common ladder rate of at most half the slower target's
 # closed-loop peak, before a queue forms (the issue's budget: below 60 % of capacity). The
@@ -24,6 +42,25 @@ from loadtests.common.stats import MIN_ROUNDS, describe, interval, paired_ratios
 COMMON_RATE_SHARE = 0.5
 
 Pick = Callable[[RoundFigures], tuple[float | None, bool]]
+Pools = Mapping[str, Mapping[tuple[float, int], Pool]]  # target -> (rate, round) -> latencies
+POOLED: Literal["pooled"] = "pooled"
+FIGURE_WORDS = {
+    "throughput": "throughput",
+    "cpu_per_request": "server CPU per request",
+}
+
+
+def figure_words(figure: str, slo_ms: float | None, at_rps: float | None) -> str:
+    """Return how a sentence names a figure."""
+    if figure == "sustainable":
+        return (
+            f"sustainable throughput (p99 within {slo_ms:g} ms)"
+            if slo_ms
+            else ("sustainable throughput")
+        )
+    if figure in ("p99", "p50"):
+        return f"{figure} latency at {at_rps:g} req/s" if at_rps else f"{figure} latency"
+    return FIGURE_WORDS[figure]
 
 
 def _by_round(target: TargetSummary, pick: Pick) -> tuple[dict[int, float | None], dict[int, bool]]:
@@ -50,15 +87,37 @@ def _one(
     valid = {r: a_valid.get(r, False) and b_valid.get(r, False) for r in set(a) | set(b)}
     paired = paired_ratios(a, b, excluded_rounds=excluded, valid=valid)
     iv = interval(paired.ratios)
+    slo = num.sustainable_rps.slo_ms if num.sustainable_rps else None
+    return _comparison(
+        pair,
+        num,
+        den,
+        figure,
+        source,
+        iv,
+        higher_is_better=higher_is_better,
+        at_rps=at_rps,
+        ratios={r: round(v, 4) for r, v in zip(paired.rounds, paired.ratios, strict=True)},
+        left_out={lo.round: lo.reason for lo in paired.left_out},
+        slo_ms=slo,
+    )
+
+
+def _comparison(
+    pair: Pair,
+    num: TargetSummary,
+    den: TargetSummary,
+    figure: str,
+    source: str,
+    iv: Interval,
+    *,
+    higher_is_better: bool,
+    at_rps: float | None,
+    ratios: dict[int, float],
+    left_out: dict[int, str],
+    slo_ms: float | None,
+) -> Comparison:
     verdict = verdict_word(iv, higher_is_better=higher_is_better)
-    words = {
-        "throughput": "throughput",
-        "sustainable": f"sustainable throughput (p99 within {num.sustainable_rps.slo_ms:g} ms)"
-        if num.sustainable_rps
-        else "sustainable throughput",
-        "p99": f"p99 latency at {at_rps:g} req/s" if at_rps else "p99 latency",
-        "cpu_per_request": "server CPU per request",
-    }
     return Comparison(
         pair=pair.name,
         numerator=pair.numerator,
@@ -67,15 +126,116 @@ def _one(
         source=source,
         at_rps=at_rps,
         higher_is_better=higher_is_better,
-        ratios={r: round(v, 4) for r, v in zip(paired.rounds, paired.ratios, strict=True)},
-        left_out={lo.round: lo.reason for lo in paired.left_out},
+        ratios=ratios,
+        rounds=iv.n,
+        left_out=left_out,
         median=iv.median,
         low=iv.low,
         high=iv.high,
         method=iv.method,
         word=verdict.word,
         rounds_needed=verdict.rounds_needed,
-        sentence=describe(num.label, den.label, iv, verdict, figure=words[figure]),
+        sentence=describe(
+            num.label, den.label, iv, verdict, figure=figure_words(figure, slo_ms, at_rps)
+        ),
+    )
+
+
+def _pooled(
+    pair: Pair,
+    num: TargetSummary,
+    den: TargetSummary,
+    figure: str,
+    source: str,
+    rounds: list[int],
+    statistic: Callable[[Mapping[int, int]], float | None],
+    excluded: set[int],
+    *,
+    higher_is_better: bool,
+    at_rps: float | None = None,
+) -> Comparison:
+    """Return a ratio of pooled figures with the interval of resampling the shared rounds."""
+    found = resampled(rounds, statistic)
+    if len(rounds) < MIN_ROUNDS:  # as for per-round ratios: fewer rounds give no interval
+        iv = Interval(found.estimate, None, None, len(rounds), "too few")
+    else:
+        iv = Interval(found.estimate, found.low, found.high, found.rounds, POOLED)
+    measured = {f.round for f in num.rounds} | {f.round for f in den.rounds}
+    left_out = {
+        r: "flagged" if r in excluded else "not measured validly by both"
+        for r in sorted(measured - set(rounds))
+    }
+    slo = num.sustainable_rps.slo_ms if num.sustainable_rps else None
+    return _comparison(
+        pair,
+        num,
+        den,
+        figure,
+        source,
+        iv,
+        higher_is_better=higher_is_better,
+        at_rps=at_rps,
+        ratios={},
+        left_out=left_out,
+        slo_ms=slo,
+    )
+
+
+def pooled_sustainable(
+    pair: Pair, num: TargetSummary, den: TargetSummary, excluded: set[int], confidence: float
+) -> Comparison:
+    """Compare the highest rungs LoadGen's rule passes on each side's pooled rounds."""
+    slo = num.sustainable_rps.slo_ms if num.sustainable_rps else 25.0
+    rounds = sorted(set(rounds_of(num.rungs, excluded)) & set(rounds_of(den.rungs, excluded)))
+
+    def statistic(draw: Mapping[int, int]) -> float | None:
+        weights = weights_of(rounds, draw)
+        a, _ = sustainable_at(num.rungs, weights, slo_ms=slo, confidence=confidence)
+        b, _ = sustainable_at(den.rungs, weights, slo_ms=slo, confidence=confidence)
+        return a / b if a and b else None
+
+    source = "open-loop rungs, every round pooled (LoadGen's early-stopping rule)"
+    return _pooled(
+        pair, num, den, "sustainable", source, rounds, statistic, excluded, higher_is_better=True
+    )
+
+
+def pooled_percentile(
+    pair: Pair,
+    num: TargetSummary,
+    den: TargetSummary,
+    pools: Pools,
+    rate: float,
+    pct: float,
+    excluded: set[int],
+) -> Comparison:
+    """Compare a percentile of each side's pooled latencies at the pair's fixed rung."""
+
+    def fit(target: TargetSummary) -> set[int]:
+        rung = next((r for r in target.rungs if r.offered_rps == rate), None)
+        return {r.round for r in rung.rounds if r.valid} - excluded if rung else set()
+
+    mine, theirs = pools.get(num.name, {}), pools.get(den.name, {})
+    rounds = sorted(r for r in fit(num) & fit(den) if (rate, r) in mine and (rate, r) in theirs)
+
+    def statistic(draw: Mapping[int, int]) -> float | None:
+        a = Pool.of((mine[(rate, r)], w) for r, w in draw.items()).percentile(pct)
+        b = Pool.of((theirs[(rate, r)], w) for r, w in draw.items()).percentile(pct)
+        return a / b if a and b else None
+
+    figure = "p99" if pct == 99 else "p50"
+    source = "open-loop rung fixed after round 1, every round pooled"
+    return _pooled(
+        pair,
+        num,
+        den,
+        figure,
+        source,
+        rounds,
+        statistic,
+        excluded,
+        higher_is_better=False,
+        at_rps=rate,
     )
 
 
@@ -121,7 +281,13 @@ def common_rate(num: TargetSummary, den: TargetSummary) -> float | None:
 
 
 def compare(
-    targets: Mapping[str, TargetSummary], pairs: list[Pair], excluded: set[int]
+    targets: Mapping[str, TargetSummary],
+    pairs: list[Pair],
+    excluded: set[int],
+    *,
+    pools: Pools | None = None,
+    pair_rungs: Mapping[str, float] | None = None,
+    confidence: float = CONFIDENCE,
 ) -> list[Comparison]:
     """Return every comparison of the run's pairs, for each figure that was measured."""
     out: list[Comparison] = []
@@ -131,19 +297,25 @@ def compare(
             continue
         source, pick = _throughput_source(num, den)
         out.append(_one(pair, targets, "throughput", source, pick, excluded, higher_is_better=True))
-        out.append(
-            _one(
-                pair,
-                targets,
-                "sustainable",
-                "open-loop ladder (Poisson arrivals)",
-                lambda f: (f.sustainable_rps, f.sustainable_valid),
-                excluded,
-                higher_is_better=True,
+        if num.rungs and den.rungs:
+            out.append(pooled_sustainable(pair, num, den, excluded, confidence))
+        else:
+            out.append(
+                _one(
+                    pair,
+                    targets,
+                    "sustainable",
+                    "open-loop ladder (Poisson arrivals)",
+                    lambda f: (f.sustainable_rps, f.sustainable_valid),
+                    excluded,
+                    higher_is_better=True,
+                )
             )
-        )
-        rate = common_rate(num, den)
-        if rate is not None:
+        rung = (pair_rungs or {}).get(pair.name)
+        if rung is not None and pools is not None:
+            for pct in (99.0, 50.0):
+                out.append(pooled_percentile(pair, num, den, pools, rung, pct, excluded))
+        elif (rate := common_rate(num, den)) is not None and not num.rungs:
             key = f"{rate:g}"
             out.append(
                 _one(
@@ -162,10 +334,26 @@ def compare(
                 pair,
                 targets,
                 "cpu_per_request",
-                "wrk phase: server CPU / answered req/s",
+                "wrk phase: server CPU (user + kernel) / answered request",
                 lambda f: (f.cpu_us_per_request, f.wrk_valid),
                 excluded,
                 higher_is_better=False,
             )
         )
     return out
+
+
+def aa_warnings(comparisons: list[Comparison]) -> list[str]:
+    """Return the run's warning when its A/A control came out faster or slower: the method
+    called a target different from itself, so the run's intervals are too narrow."""
+    return [
+        f"the A/A control came out {c.word} ({c.median:.2f}x, 95 % CI {c.low:.2f}-{c.high:.2f}) "
+        f"on {c.figure}: the method called a target different from itself, so this run's "
+        "intervals are too narrow"
+        for c in comparisons
+        if c.pair == AA_PAIR
+        and c.word in ("faster", "slower")
+        and c.median is not None
+        and c.low is not None
+        and c.high is not None
+    ]

@@ -37,7 +37,7 @@ from rich.console import Console
 from rich.table import Table
 
 from loadtests.bench.config import default_cores
-from loadtests.bench.phases import LADDER_TIMEOUT_S, STEP_WARMUP_S
+from loadtests.bench.steps import LADDER_TIMEOUT_S, STEP_WARMUP_S
 from loadtests.bench.sweep.probe import CoreMeter
 from loadtests.common.procs import Ledger
 from loadtests.common.servers import launch, verify

@@ -96,12 +96,24 @@ def drift(before: Calibration, after: Calibration) -> float:
     return (after.best_s / after.loops) / (before.best_s / before.loops) - 1
 
 
+def out_of_line(reference: Calibration, reading: Calibration) -> bool:
+    """Tell whether a calibration differs from a reference by more than DRIFT_LIMIT."""
+    return abs(drift(reference, reading)) > DRIFT_LIMIT
+
+
 def round_flags(
     calibration_before: Calibration | None,
     calibration_after: Calibration | None,
     steal_pct: float | None,
+    reference_s_per_loop: float | None = None,
 ) -> list[str]:
-    """Return why a round was disturbed (empty: clean); a missing figure flags nothing."""
+    """Return why a round was disturbed (empty: clean); a missing figure flags nothing.
+
+    A round is disturbed when its calibration drifted more than DRIFT_LIMIT between its
+    start and its end, when either end is more than DRIFT_LIMIT off the run's median
+    calibration (a disturbance that lasted the whole round drifts nothing), or when the
+    hypervisor's steal time passed STEAL_LIMIT_PCT.
+    """
     flags: list[str] = []
     if calibration_before is not None and calibration_after is not None:
         change = drift(calibration_before, calibration_after)
@@ -111,6 +123,16 @@ def round_flags(
                 f"({calibration_before.best_s * 1000:.0f} → "
                 f"{calibration_after.best_s * 1000:.0f} ms; limit ±{DRIFT_LIMIT:.0%})"
             )
+    if reference_s_per_loop and not flags:
+        for end, cal in (("start", calibration_before), ("end", calibration_after)):
+            if cal is None:
+                continue
+            off = cal.best_s / cal.loops / reference_s_per_loop - 1
+            if abs(off) > DRIFT_LIMIT:
+                flags.append(
+                    f"CPU calibration at the round's {end} {off:+.0%} off the run's median "
+                    f"({cal.best_s * 1000:.0f} ms; limit ±{DRIFT_LIMIT:.0%})"
+                )
     if steal_pct is not None and steal_pct > STEAL_LIMIT_PCT:
         flags.append(
             f"steal time {steal_pct:.1f} % of a core during the round (limit {STEAL_LIMIT_PCT:g} %)"
@@ -147,8 +169,13 @@ def round_info(
     before: Calibration | None,
     after: Calibration | None,
     resources: Mapping[str, Any],
+    spike: Calibration | None = None,
+    reference_s_per_loop: float | None = None,
 ) -> RoundInfo:
-    """Return one round's record: its calibrations, the machine's noise, and its flags."""
+    """Return one round's record: its calibrations, the machine's noise, and its flags.
+
+    ``spike`` is a closing calibration that was out of line and came back in line when taken
+    again at once: shown, and flags nothing (``after`` is the retake)."""
     steal = resources.get("steal_pct")
     steal_pct = float(steal) if isinstance(steal, int | float) and steal is not True else None
     other = resources.get("other_cpu_pct")
@@ -158,8 +185,9 @@ def round_info(
         wall_s=round(wall_s, 1),
         calibration_before=figures_of(before),
         calibration_after=figures_of(after),
+        calibration_spike=figures_of(spike),
         drift=round(drift(before, after), 4) if before and after else None,
         steal_pct=steal_pct,
         other_cpu_pct=float(other) if isinstance(other, int | float) else None,
-        flags=round_flags(before, after, steal_pct),
+        flags=round_flags(before, after, steal_pct, reference_s_per_loop),
     )

@@ -4,28 +4,30 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from loadtests.bench.config import RunSettings
+from loadtests.bench.ladder import Climb
+from loadtests.bench.pooling import Pool
+from loadtests.bench.rungs import curve, pooled_rungs, sustainable_summary
 from loadtests.bench.summary import Figures, aggregate, decomposition, peak_of, ratio
 from loadtests.common import hdr as _hdr
 from loadtests.common.runfiles import (
-    CurvePoint,
+    Alone,
+    CpuSplit,
     DocsCheck,
     OverloadResult,
     Phase,
     RoundFigures,
+    Rung,
     Step,
-    Sustainable,
     TargetSummary,
 )
-from loadtests.common.stats import interval
 from loadtests.loadgen.locust_phase import LocustResult, PhaseConfig
 from loadtests.targets import TARGETS
 
 PREDICT_TO_NOOP_GOAL = 0.85
+AA_COLOUR = "#999999"  # the A/A twin, grey: a control, not a contender
 LOCUST_WRK_TOLERANCE = 0.10
 ERROR_KINDS_KEPT = 10
 # A figure is valid only while the load generator had headroom (DESIGN section 4).
@@ -103,11 +105,13 @@ def target_info(name: str, settings: RunSettings) -> dict[str, Any]:
             "url": settings.url,
             "locust_workers": settings.locust_workers,
         }
-    target = TARGETS[name]
+    target = TARGETS[settings.target_of(name)]
+    twin = target.name if name != target.name else None
     return {
         "name": name,
-        "label": target.label,
-        "colour": target.colour,
+        "label": f"{target.label}, A/A twin" if twin else target.label,
+        "colour": AA_COLOUR if twin else target.colour,
+        "twin_of": twin,
         "framework": target.framework,
         "handler": target.handler,
         "server": target.server,
@@ -118,21 +122,13 @@ def target_info(name: str, settings: RunSettings) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class Sustained:
-    """One round's sustainable rate: None when even the first rung failed."""
-
-    rate: float | None
-    valid: bool  # decided by valid steps only
-    at_least: bool  # the top rung passed: the true figure may be higher
-
-
 class TargetRecord:
     """Everything measured for one target, kept per round until summarised."""
 
-    def __init__(self, info: dict[str, Any], slo_ms: float) -> None:
+    def __init__(self, info: dict[str, Any], slo_ms: float, confidence: float) -> None:
         self.info = info
         self.slo_ms = slo_ms
+        self.confidence = confidence
         self.sections: dict[str, dict[Any, list[Figures]]] = defaultdict(lambda: defaultdict(list))
         self.peaks: list[Figures] = []
         self.level: int | None = None  # the closed-loop level of the peak, found in round 1
@@ -143,7 +139,11 @@ class TargetRecord:
         self.docs: DocsCheck | None = None
         self.per_round: dict[int, RoundFigures] = {}
         self.steps: list[Step] = []
-        self.sustainable: dict[int, tuple[float | None, bool, bool]] = {}  # rate, valid, at least
+        self.pools: dict[tuple[float, int], Pool] = {}  # (rate, round) -> its latencies
+        self.climb: Climb | None = None  # round 1's climb: readings, knee, window
+        self.fixed: list[float] = []  # the rungs every later round measures
+        self.roles: dict[float, set[str]] = defaultdict(set)
+        self.alone: Alone | None = None
 
     def add(self, section: str, figures: Figures, key: Any = None) -> None:
         """Keep one phase's figures (key: the level of a sweep)."""
@@ -168,71 +168,50 @@ class TargetRecord:
         fig.locust_rps = figures.get("rps")
         fig.locust_valid = bool(figures.get("valid"))
 
-    def add_steps(self, rnd: int, steps: list[Step], sustainable: Sustained) -> None:
-        """Keep one round's ladder steps and its sustainable rate."""
-        self.steps += steps
-        fig = self.round_figures(rnd)
-        fig.sustainable_rps = sustainable.rate
-        fig.sustainable_valid = sustainable.valid
-        fig.p99_ms = {
-            f"{s.offered_rps:g}": s.p99_ms for s in steps if s.valid and s.p99_ms is not None
-        }
-        self.sustainable[rnd] = (sustainable.rate, sustainable.valid, sustainable.at_least)
+    def add_step(self, step: Step, pool: Pool, role: str) -> None:
+        """Keep one open-loop step, its latencies (for pooling) and why its rate was measured."""
+        self.steps.append(step)
+        key = (step.offered_rps, step.round)
+        # A rung measured twice in a round (round 1's second look) pools both steps.
+        self.pools[key] = Pool.of([(self.pools[key], 1), (pool, 1)]) if key in self.pools else pool
+        self.roles[step.offered_rps].add(role)
+        if step.valid and step.p99_fit and step.p99_ms is not None:
+            fig = self.round_figures(step.round)
+            fig.p99_ms = {**fig.p99_ms, f"{step.offered_rps:g}": step.p99_ms}
+
+    def rungs(self, excluded: set[int]) -> list[Rung]:
+        """Return every rate measured, its rounds pooled and judged (flagged rounds left out)."""
+        return pooled_rungs(
+            self.steps,
+            self.pools,
+            self.roles,
+            excluded,
+            slo_ms=self.slo_ms,
+            confidence=self.confidence,
+        )
+
+    def cpu_split(self) -> CpuSplit | None:
+        """Return the wrk phase's CPU split and connections per request, medians over rounds
+        (every round: a description of the target, like its wrk median, not a contrast)."""
+        rounds = list(self.per_round.values())
+        if not any(f.user_us is not None for f in rounds):
+            return None
+
+        def mid(key: str) -> float | None:
+            values = [getattr(f, key) for f in rounds if getattr(f, key) is not None]
+            return round(statistics.median(values), 4) if values else None
+
+        return CpuSplit(
+            user_us=mid("user_us"),
+            kernel_us=mid("kernel_us"),
+            connections_per_request=mid("connections_per_request"),
+            client_connections_per_request=mid("client_connections_per_request"),
+            rounds=sum(1 for f in rounds if f.user_us is not None),
+        )
 
     def _one(self, section: str) -> Figures | None:
         runs = self.sections.get(section, {}).get(None)
         return aggregate(runs) if runs else None
-
-    def latency_curve(self) -> list[CurvePoint]:
-        """Return the ladder's rates with medians over rounds (bisection steps left out)."""
-        by_rate: dict[float, list[Step]] = defaultdict(list)
-        for step in self.steps:
-            by_rate[step.offered_rps].append(step)
-        points = []
-        for rate, steps in sorted(by_rate.items()):
-            if len({s.round for s in steps}) < len(steps):  # bisection steps repeat rates
-                steps = list({s.round: s for s in steps}.values())
-            p99 = [s.p99_ms for s in steps if s.p99_ms is not None]
-            points.append(
-                CurvePoint(
-                    offered_rps=rate,
-                    achieved_rps=_median([s.achieved_rps for s in steps]),
-                    p50_ms=_median([s.p50_ms for s in steps]),
-                    p99_ms=_median(p99),
-                    p999_ms=_median([s.p999_ms for s in steps]),
-                    failures=sum(s.failures for s in steps),
-                    valid=all(s.valid for s in steps),
-                    invalid_reason=next(
-                        (s.invalid_reason for s in steps if s.invalid_reason), None
-                    ),
-                    rounds=len(steps),
-                    spread_p99_ms=[min(p99), max(p99)] if p99 else [],
-                )
-            )
-        return points
-
-    def sustainable_summary(self, excluded: set[int]) -> Sustainable:
-        """Return the sustainable rate over the rounds not excluded, with its interval."""
-        values = {
-            rnd: rate
-            for rnd, (rate, valid, _) in sorted(self.sustainable.items())
-            if valid and rnd not in excluded
-        }
-        present = [v for v in values.values() if v is not None]
-        iv = interval(present) if present else None
-        return Sustainable(
-            median=iv.median if iv else None,
-            low=iv.low if iv else None,
-            high=iv.high if iv else None,
-            slo_ms=self.slo_ms,
-            rounds=len(present),
-            values=values,
-            at_least=any(
-                at_least
-                for rnd, (rate, valid, at_least) in self.sustainable.items()
-                if valid and rnd not in excluded and rate is not None
-            ),
-        )
 
     def summary(self, benchmarks: dict[str, Figures], excluded: set[int]) -> TargetSummary:
         """Return this target's entry of summary.json (medians over rounds)."""
@@ -262,21 +241,27 @@ class TargetRecord:
             ),
         }
         entry["flags"] = flags(entry)
+        rungs = self.rungs(excluded)
         return TargetSummary.model_validate(
             {
                 **entry,
                 "overload": self.overload,
                 "docs": self.docs,
                 "rounds": [self.per_round[r] for r in sorted(self.per_round)],
-                "latency_curve": self.latency_curve(),
-                "sustainable_rps": self.sustainable_summary(excluded) if self.steps else None,
+                "latency_curve": curve(self.steps, self.pools, excluded),
+                "sustainable_rps": sustainable_summary(
+                    rungs, excluded, slo_ms=self.slo_ms, confidence=self.confidence
+                )
+                if rungs
+                else None,
+                "twin_of": self.info.get("twin_of"),
+                "rungs": rungs,
+                "knee_rps": self.climb.knee if self.climb else None,
+                "ladder_notes": self.climb.notes if self.climb else [],
+                "cpu_split": self.cpu_split(),
+                "alone": self.alone,
             }
         )
-
-
-def _median(values: Sequence[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return round(statistics.median(present), 3) if present else None
 
 
 def flags(entry: dict[str, Any]) -> list[str]:

@@ -1,40 +1,41 @@
-"""One bench run: benches, then every target measured in interleaved rounds.
+"""One bench run: benches, then every target measured in interleaved rounds, then each alone.
 
-Every target's server (as --instances processes, which take turns a round) and its noop
-twin (FVF_BACKEND=noop) start at the beginning, all pinned to the server cores (an idle
-server costs nothing), and are verified (serving.py). A short wrk probe of each
-picks the ladder of offered rates common to every target. Then each round visits every
-target in turn (A B C ...), so drift on the machine hits all alike, between two CPU
-calibrations on the server core: the closed-loop sweep (every level in round 1, the peak
-level after) and wrk at 32 connections; /health and noop controls, the open-loop ladder
-with the search for the sustainable rate, the invalid mix (round 1); wrk again (... C B A).
-Then the invalid-input matrix once per target. Everything is written as it finishes;
-every server is stopped by PID.
+Each round visits every target in turn (the order rotates by one place a round, so no
+target always comes first), between two CPU calibrations on the server core, and every
+visit measures a fresh server process of its own (``loadtests.bench.visit``): while a target
+is measured nothing else of the run is resident on the server core, and process speed is
+sampled round by round like any other noise. One target (``--aa``, FastAPI def by default)
+is also measured as a second, independent target of its own fresh processes: the A/A
+control, compared with the original like any pair. After round 1 the rungs every later
+round measures are fixed (``loadtests.bench.ladder``). After the rounds the load generators
+stop and each target runs alone (``loadtests.bench.alone``). Everything is written as it
+finishes; every process is stopped by PID.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from statistics import median
+from typing import Any
 
 from loadtests.bench import benches as _benches
 from loadtests.bench import env as _env
-from loadtests.bench.compare import compare
-from loadtests.bench.config import CALIBRATION_S, LOADGEN_START_S, WRK_CONNECTIONS, RunSettings
-from loadtests.bench.docs import check as check_docs
-from loadtests.bench.ladder import TOP_HEADROOM, default_ladder, lowest_rung
-from loadtests.bench.noise import Calibration, calibrate, median_figures, round_info
-from loadtests.bench.phases import Phases, Served
+from loadtests.bench.alone import AloneVisits
+from loadtests.bench.compare import aa_warnings, compare
+from loadtests.bench.config import CALIBRATION_S, LOADGEN_START_S, RunSettings, aa_twin
+from loadtests.bench.ladder import headline_rung, pair_rung
+from loadtests.bench.noise import Calibration, calibrate, median_figures, out_of_line, round_info
 from loadtests.bench.progress import Reporter
 from loadtests.bench.results import TargetRecord, target_info
 from loadtests.bench.sampling import Sampler, summarise
-from loadtests.bench.serving import start_served
-from loadtests.bench.summary import Figures, peak_of
+from loadtests.bench.summary import Figures
 from loadtests.common.net import is_literal
 from loadtests.common.procs import Ledger, ProcessError, Registry
 from loadtests.common.runfiles import (
+    AA_PAIR,
     PHASE_ROW_COLUMNS,
     PHASES_FILE,
     Files,
@@ -42,23 +43,23 @@ from loadtests.common.runfiles import (
     Pair,
     RoundInfo,
     Summary,
+    Timing,
     csv_header,
     write_summary,
 )
 from loadtests.loadgen.locust_master import LocustMaster
-from loadtests.loadgen.locust_phase import health_spec, mix_specs, predict_spec
 from loadtests.loadgen.stepworker import NORMAL, StepWorker
-from loadtests.targets import TARGETS, get_target, pairs
+from loadtests.targets import pairs
 
 BUSY_AT_START_PCT = 25.0
-DEFAULT_FASTEST_RPS = 4000.0  # ladder size when no target could be probed
-# A round visits every target in three parts: the closed-loop peaks (Locust, wrk), all
-# within half a minute of each other, so a slow minute on the machine hits every target's
-# throughput alike; the controls, the ladder and the invalid mix; then wrk again, in the
-# reverse order, so each target's two wrk passes centre on the same moment (WRK_PASSES).
-Part = Literal["throughput", "latency", "wrk-again"]
-PARTS: tuple[Part, ...] = ("throughput", "latency", "wrk-again")
-QUICK_RUNGS = 4
+
+
+def visit_order(subjects: Sequence[str], rnd: int) -> list[str]:
+    """Return round rnd's order of visits: the subjects rotated by one place a round, so no
+    target is always first (or always visited right after the same one)."""
+    names = list(subjects)
+    shift = (rnd - 1) % len(names) if names else 0
+    return names[shift:] + names[:shift]
 
 
 def utc_now() -> str:
@@ -66,7 +67,7 @@ def utc_now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-class Bench(Phases):
+class Bench(AloneVisits):
     """Runs the plan of settings into one results folder, keeping every partial result."""
 
     def __init__(self, settings: RunSettings, run_dir: Path, reporter: Reporter) -> None:
@@ -76,20 +77,20 @@ class Bench(Phases):
         self.registry = Registry()
         self.ledger = Ledger(run_dir / "processes.jsonl")
         self.records = {
-            name: TargetRecord(target_info(name, settings), settings.slo_ms)
+            name: TargetRecord(target_info(name, settings), settings.slo_ms, settings.confidence)
             for name in settings.subjects
         }
-        self.served: dict[str, Served] = {}
-        self.rounds: list[RoundInfo] = []
         self.calibrations: list[Calibration] = []
-        self.probed: set[int | None] = set()  # server PIDs the capacity probe has warmed
+        self.round_data: list[dict[str, Any]] = []  # per round: times, calibrations, resources
         self.closing: Calibration | None = None  # the last round's closing calibration
-        self.ladder: tuple[float, ...] = settings.ladder or ()
+        self.pair_rungs: dict[str, float] = {}
+        self.headline: float | None = None
         self.benchmarks: dict[str, Figures] = {}
         self.matrix_rows: list[MatrixRow] = []
         self.warnings: list[str] = []
+        self.timing = Timing()
         self.sampler: Sampler | None = None
-        self.loadgen: LocustMaster | None = None
+        self.locust: LocustMaster | None = None
         self.step_worker: StepWorker | None = None
         self.started = time.time()
         self.header: dict[str, Any] = {
@@ -115,15 +116,21 @@ class Bench(Phases):
         csv_header(self.phases_path, PHASE_ROW_COLUMNS)
         self.write_summary()
 
-    @property
-    def lg(self) -> LocustMaster:
-        """Return the running load generator."""
-        if self.loadgen is None:
-            raise RuntimeError("the load generator is not running")
-        return self.loadgen
+    # -- the generators and the clock ----------------------------------------------------
 
     @property
-    def steps(self) -> StepWorker:
+    def lg(self) -> LocustMaster:
+        """Return the running Locust master."""
+        if self.locust is None:
+            raise RuntimeError("the Locust master is not running")
+        return self.locust
+
+    def lg_alive(self) -> bool:
+        """Tell whether the Locust master runs."""
+        return self.locust is not None and self.locust.proc.alive()
+
+    @property
+    def stepper(self) -> StepWorker:
         """Return the open-loop client's worker process."""
         if self.step_worker is None:
             raise RuntimeError("the open-loop client is not running")
@@ -136,20 +143,25 @@ class Bench(Phases):
             raise RuntimeError("the sampler is not running")
         return self.sampler
 
+    def clock(self) -> float:
+        """Return a monotonic clock reading (seconds)."""
+        return time.monotonic()
+
     # -- summary ---------------------------------------------------------------------------
 
-    def summary(self) -> Summary:
-        """Return summary.json as it stands now."""
-        excluded = {r.round for r in self.rounds if r.excluded}
-        targets = {
-            name: rec.summary(self.benchmarks, excluded) for name, rec in self.records.items()
-        }
-        warnings = list(self.warnings)
-        for info in self.rounds:
-            warnings += [f"round {info.round} left out of the verdicts: {f}" for f in info.flags]
-        for name, entry in targets.items():
-            warnings += [f"{name}: {flag}" for flag in entry.flags]
-        pair_list = [
+    def rounds(self) -> list[RoundInfo]:
+        """Return every finished round, flagged against the run's median calibration so far
+        (the median of the rounds' opening and closing readings: a retake counts once)."""
+        readings = [d["before"] for d in self.round_data[:1]] + [
+            d["after"] for d in self.round_data
+        ]
+        known = [c.best_s / c.loops for c in readings if c is not None]
+        reference = median(known) if known else None
+        return [round_info(**data, reference_s_per_loop=reference) for data in self.round_data]
+
+    def pairs(self, names: list[str]) -> list[Pair]:
+        """Return the run's pairs: the A/A control first, then the table's."""
+        out = [
             Pair(
                 name=v.name,
                 numerator=t.name,
@@ -158,8 +170,45 @@ class Bench(Phases):
                 label=v.label,
                 note=v.note,
             )
-            for t, v in pairs(targets)
+            for t, v in pairs(names)
         ]
+        if self.s.aa and aa_twin(self.s.aa) in names and self.s.aa in names:
+            out.insert(
+                0,
+                Pair(
+                    name=AA_PAIR,
+                    numerator=aa_twin(self.s.aa),
+                    denominator=self.s.aa,
+                    kind="control",
+                    label=f"A/A control ({self.s.aa} : {self.s.aa})",
+                    note="the same target measured as two independent ones: a tie or undecided, "
+                    "or the intervals are too narrow",
+                ),
+            )
+        return out
+
+    def summary(self) -> Summary:
+        """Return summary.json as it stands now."""
+        rounds = self.rounds()
+        excluded = {r.round for r in rounds if r.excluded}
+        targets = {
+            name: rec.summary(self.benchmarks, excluded) for name, rec in self.records.items()
+        }
+        warnings = list(self.warnings)
+        for info in rounds:
+            warnings += [f"round {info.round} left out of the verdicts: {f}" for f in info.flags]
+        for name, entry in targets.items():
+            warnings += [f"{name}: {flag}" for flag in entry.flags]
+        pair_list = self.pairs(list(targets))
+        comparisons = compare(
+            targets,
+            pair_list,
+            excluded,
+            pools={name: rec.pools for name, rec in self.records.items()},
+            pair_rungs=self.pair_rungs,
+            confidence=self.s.confidence,
+        )
+        warnings = aa_warnings(comparisons) + warnings
         return Summary.model_validate(
             {
                 **self.header,
@@ -167,10 +216,20 @@ class Bench(Phases):
                 "benchmarks": self.benchmarks,
                 "targets": targets,
                 "pairs": pair_list,
-                "rounds": self.rounds,
+                "rounds": rounds,
                 "calibration": median_figures(self.calibrations),
-                "ladder": list(self.ladder),
-                "comparisons": compare(targets, pair_list, excluded),
+                "ladder": sorted(
+                    {
+                        s.offered_rps
+                        for r in self.records.values()
+                        for s in r.steps
+                        if s.kind == "climb"
+                    }
+                ),
+                "pair_rungs": self.pair_rungs,
+                "headline_rung": self.headline,
+                "timing": self.timing,
+                "comparisons": comparisons,
                 "warnings": warnings,
                 "files": Files(
                     benchmarks_json="benchmarks.json" if self.benchmarks else None,
@@ -190,10 +249,7 @@ class Bench(Phases):
             if rec.status == "running":
                 rec.status = "partial" if rec.measured() else "pending"
         try:
-            if self.loadgen is not None:
-                self.loadgen.close()
-            if self.step_worker is not None:
-                self.step_worker.close()
+            self.stop_generators()
         finally:
             self.registry.stop_all()
             if self.sampler is not None:
@@ -203,10 +259,21 @@ class Bench(Phases):
         write_summary(self.dir, summary)
         return summary
 
+    def stop_generators(self) -> None:
+        """Stop the Locust master and the open-loop client (before the targets run alone)."""
+        try:
+            if self.locust is not None:
+                self.locust.close()
+        finally:
+            self.locust = None
+            if self.step_worker is not None:
+                self.step_worker.close()
+                self.step_worker = None
+
     # -- the run ---------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Run the benches, then every subject for every repeat."""
+        """Run the benches, the rounds, then each target alone."""
         logs = self.dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         if self.s.benches:
@@ -237,7 +304,7 @@ class Bench(Phases):
                 "CAP_SYS_NICE): more of its ladder steps will be late to send and greyed as "
                 "invalid"
             )
-        self.loadgen = LocustMaster(
+        self.locust = LocustMaster(
             self.s.locust_workers,
             self.s.lg_cores,
             logs / "loadgen.log",
@@ -246,84 +313,55 @@ class Bench(Phases):
             blocking_resolver=all(is_literal(u) for u in (self.s.url, self.s.noop_url) if u),
         )
         self.reporter.advance(LOADGEN_START_S)
-        self.start_all()
-        if not self.ladder:
-            self.ladder = self.discover()
         for rnd in range(1, self.s.rounds + 1):
             self.run_round(rnd)
-        for name in self.s.subjects:
-            served = self.served.get(name)
-            if served is None or self.records[name].status == "failed":
-                continue
-            if self.s.matrix and self.s.url is None:
-                self.matrix_phase(name, served.real.url, served.real.pid)
-            if self.s.overload_s and name in TARGETS and get_target(name).handler != "seed":
-                self.overload_phase(name, self.records[name], served.real)
+            if rnd == 1:
+                self.fix_rungs()
+        self.stop_generators()  # nothing else of the run alive while each target runs alone
+        for name in self.s.targets if not self.s.url else self.s.subjects:
+            if self.records[name].status != "failed":
+                self.alone_phase(name)
         failed = [n for n, r in self.records.items() if r.status == "failed"]
         if failed:
             raise ProcessError(
                 "failed: " + "; ".join(f"{n}: {self.records[n].error}" for n in failed)
             )
 
-    def start_all(self) -> None:
-        """Start and verify every target's server and noop twin, all on the server cores."""
-        for name in self.s.subjects:
-            rec = self.records[name]
-            self.reporter.step(f"{name} · starting the servers")
-            try:
-                self.served[name] = self._start(name)
-            except ProcessError as exc:
-                rec.status, rec.error = "failed", str(exc)
-                self.reporter.log(f"[red]{name}: FAILED to start[/red] {exc}")
-            else:
-                rec.info["url"] = self.served[name].real.url
-                rec.docs = check_docs(self.served[name].real.url)
-            self.reporter.advance(self.s.servers_s())
-        self.write_summary()
-
-    def _start(self, name: str) -> Served:
-        return start_served(name, self.s, self.dir / "logs", self.ledger, self.registry)
-
-    def discover(self) -> tuple[float, ...]:
-        """Probe each target's throughput briefly (wrk); return the common ladder of rates."""
-        peaks: list[float] = []
-        for name in self.s.subjects:
-            served = self.served.get(name)
-            if served is None or not self.s.wrk:
-                continue
-            self.reporter.step(f"{name} · warm-up and capacity probe (wrk)")
-            try:
-                figures = self._wrk(name, served.real, "probe", WRK_CONNECTIONS, 1.0)
-                self.probed.add(served.real.pid)
-            except ProcessError as exc:
-                self.reporter.log(f"{name}: no capacity probe ({exc})")
-                continue
-            peaks.append(float(figures["rps"] or 0))
-        rates = default_ladder(
-            TOP_HEADROOM * (max(peaks, default=0.0) or DEFAULT_FASTEST_RPS),
-            lowest_rung(min(peaks, default=None)),
-        )
-        if self.s.quick:
-            rates = rates[:: max(1, len(rates) // QUICK_RUNGS)][:QUICK_RUNGS]
-        self.reporter.log(
-            f"ladder (offered req/s, every target): {', '.join(f'{r:g}' for r in rates)}"
-        )
-        return tuple(rates)
-
     def run_round(self, rnd: int) -> None:
-        """Measure every target once, between two CPU calibrations on the server core."""
+        """Visit every target once, between two CPU calibrations on the server core."""
         self.reporter.step(f"round {rnd}/{self.s.rounds} · CPU calibration")
         start, started_at = time.time(), utc_now()
         # The previous round's closing calibration opens this one: nothing runs in between.
         before = self.closing or self._calibrate()
-        for part in self.parts():
-            for name in self.s.subjects[:: -1 if part == "wrk-again" else 1]:
-                self.run_subject(name, rnd, part)
-        after = self.closing = self._calibrate()
+        for name in visit_order(self.s.subjects, rnd):
+            self.visit(name, rnd)
+        after = first = self._calibrate()
+        spike = None
+        if before and after and out_of_line(before, after):
+            # A boundary reading out of line with the round's opening is taken again once: a
+            # moment's disturbance must not flag this round and the next (the next opens
+            # with the retake); one that holds flags this round.
+            retake = self._calibrate()
+            if retake is not None and not out_of_line(before, retake):
+                spike, after = first, retake
+            elif retake is not None:
+                after = retake
+                self.reporter.log(f"round {rnd}: the closing calibration held on a retake")
+        self.closing = after
         end = time.time()
         resources = summarise(self.samples.window(start, end), len(self.s.lg_cores or ()) or 1)
-        info = round_info(rnd, started_at, end - start, before, after, resources)
-        self.rounds.append(info)
+        self.round_data.append(
+            {
+                "rnd": rnd,
+                "started_at": started_at,
+                "wall_s": end - start,
+                "before": before,
+                "after": after,
+                "spike": spike,
+                "resources": resources,
+            }
+        )
+        info = self.rounds()[-1]
         note = "; ".join(info.flags) if info.flags else "clean"
         self.reporter.log(f"round {rnd}: {info.wall_s} s, drift {info.drift}, {note}")
         self.write_summary()
@@ -340,93 +378,33 @@ class Bench(Phases):
         self.reporter.advance(CALIBRATION_S)
         return result
 
-    def parts(self) -> tuple[Part, ...]:
-        """Return the parts of a round: the second wrk pass only when it is asked for."""
-        return PARTS if self.s.wrk and self.s.wrk_passes > 1 else PARTS[:2]
-
-    def run_subject(self, name: str, rnd: int, part: Part) -> None:
-        """Measure one part of one target's round; a failure is recorded, not fatal."""
-        rec = self.records[name]
-        served = self.served.get(name)
-        if rec.status == "failed" or served is None:
-            return
-        rec.status = "running"
-        try:
-            if part == "throughput":
-                self._throughput(name, rec, rnd, served)
-            elif part == "latency":
-                self._latency(name, rec, rnd, served)
-            else:  # wrk's second pass; the sampler follows wrk from its start
-                tag = f"[{rnd}/{self.s.rounds}] {name}"
-                self.wrk_phase(tag, rec, rnd, served.at(rnd), WRK_CONNECTIONS, pass_no=2)
-        except ProcessError as exc:
-            rec.status, rec.error = "failed", str(exc)
-            self.reporter.log(f"[red]{name}: FAILED[/red] {exc}")
-            if not self.lg.proc.alive():
-                raise  # without a load generator no other target can be measured
-        else:
-            if part == self.parts()[-1]:
-                rec.repeats += 1
-                rec.status = "complete" if rec.repeats == self.s.rounds else "partial"
-        finally:
-            self.write_summary()
-
-    def _throughput(self, name: str, rec: TargetRecord, rnd: int, served: Served) -> None:
-        """The closed-loop part of a visit: the Locust sweep (its peak level after round 1)
-        and wrk at WRK_CONNECTIONS, the same for every target."""
-        tag = f"[{rnd}/{self.s.rounds}] {name}"
-        real = served.at(rnd)  # the server's processes take turns, one a round
-        fig = rec.round_figures(rnd)
-        fig.instance, fig.server_pid = served.instance(rnd), real.pid
-        url, answers = real.url, real.answers
-        self.samples.watch(server=real.pid, lg=self.lg.proc.pid, label=f"{name}:onnx")
-        predict = [predict_spec(answers.predict)]
-        first = rnd == 1
-        levels = self.s.levels if first or rec.level is None else (rec.level,)
-        # A process's first round warms it up, unless the capacity probe (a second of wrk
-        # at 32 connections, more load than the warm-up's) already has.
-        fresh = rnd <= 1 + len(served.spares) and real.pid not in self.probed
-        warmup = self.s.server_warmup_s if fresh else 0.0
-        measured = []
-        for users in levels:
-            config = self._config(f"sweep-c{users}", "PredictUser", users, predict, warmup)
-            measured.append(self.locust_phase(tag, rec, rnd, "sweep", config, url, key=users))
-            warmup = 0.0
-        peak = peak_of(measured)
-        assert peak is not None
-        if first:
-            rec.level = int(peak["users"])
-        rec.add_peak(peak, rnd)
-        if self.s.wrk:
-            self.wrk_phase(tag, rec, rnd, real, WRK_CONNECTIONS)
-
-    def _latency(self, name: str, rec: TargetRecord, rnd: int, served: Served) -> None:
-        """The rest of a visit: the controls and the invalid mix (round 1), the ladder."""
-        tag = f"[{rnd}/{self.s.rounds}] {name}"
-        real, noop = served.at(rnd), served.noop  # round 1's controls: the first process
-        url, answers = real.url, real.answers
-        self.samples.watch(server=real.pid, lg=self.lg.proc.pid, label=f"{name}:onnx")
-        first = rnd == 1
-        if rec.level is None:
-            return  # the throughput part failed before it found a level
-        users = rec.level
-        if first:  # the controls describe one target, not a contrast: once is enough
-            health = [health_spec(answers.health)]
-            config = self._config(f"health-c{users}", "HealthUser", users, health)
-            self.locust_phase(tag, rec, rnd, "health", config, url)
-        if first and noop is not None:
-            self.samples.watch(server=noop.pid, lg=self.lg.proc.pid, label=f"{name}:noop")
-            specs = [predict_spec(noop.answers.predict)]
-            config = self._config(f"noop-c{users}", "PredictUser", users, specs)
-            self.locust_phase(tag, rec, rnd, "noop", config, noop.url)
-            self.samples.watch(server=real.pid, lg=self.lg.proc.pid, label=f"{name}:onnx")
-        self.ladder_phase(tag, rec, rnd, real)
-        if first:
-            config = self._config(
-                f"invalid-mix-c{users}",
-                "InvalidMixUser",
-                users,
-                mix_specs(answers.predict),
-                bad_fraction=self.s.invalid_fraction,
+    def fix_rungs(self) -> None:
+        """After round 1: fix each pair's latency rung, the headline rung, and every target's
+        rungs for the later rounds (its knee window and the rungs of its pairs)."""
+        climbs = {n: r.climb for n, r in self.records.items() if r.climb is not None}
+        for pair in self.pairs(list(self.records)):
+            a, b = climbs.get(pair.numerator), climbs.get(pair.denominator)
+            rate = pair_rung(a, b) if a and b else None
+            if rate is not None:
+                self.pair_rungs[pair.name] = rate
+                for name in (pair.numerator, pair.denominator):
+                    self.records[name].roles[rate].add(f"pair {pair.name}")
+        ladder = sorted(
+            {s.offered_rps for r in self.records.values() for s in r.steps if s.kind == "climb"}
+        )
+        self.headline = headline_rung(climbs.values(), ladder)
+        for name, rec in self.records.items():
+            rates = set(rec.climb.window if rec.climb else [])
+            rates |= {
+                rate
+                for rate, roles in rec.roles.items()
+                if any(role.startswith("pair ") for role in roles)
+            }
+            if self.headline is not None and name in climbs:
+                rates.add(self.headline)
+                rec.roles[self.headline].add("headline")
+            rec.fixed = sorted(rates)
+            self.reporter.log(
+                f"{name}: knee {rec.climb.knee if rec.climb else None}; rungs of rounds 2-"
+                f"{self.s.rounds}: {', '.join(f'{r:g}' for r in rec.fixed)}"
             )
-            self.locust_phase(tag, rec, rnd, "invalid_mix", config, url)

@@ -1,59 +1,82 @@
-"""Start and verify one target's servers for a bench run.
+"""Start and verify one server process of a target for one visit; stop it right after.
 
-Its real server runs as ``settings.server_processes()`` processes (``--instances``) and its
-noop twin (FVF_BACKEND=noop) as one, all started together and pinned to the server cores
-(an idle server costs nothing). A --url run starts nothing: it verifies the deployment
-(and its noop twin, if given). Each server must answer /health and give the example's
-exact prediction before it is measured; if one fails, the others are stopped by PID.
+Every visit of a bench run starts its own process of the target's server (or of its noop
+twin, FVF_BACKEND=noop, for the control phase), pinned to the server cores, so while a
+target is measured nothing else of the run is resident there, and the rounds sample each
+process's own speed. A --url run starts nothing: it verifies the deployment (and its noop
+twin, if given). A server must answer /health and give the example's exact prediction before
+it is measured; one that does not is stopped by PID and the error raised.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from loadtests.bench.config import RunSettings
-from loadtests.bench.phases import Served, Server
 from loadtests.common import servers as _servers
 from loadtests.common.procs import Ledger, Managed, Registry
 from loadtests.targets import TARGETS
 
+URL_READY_TIMEOUT_S = 15.0
+
+
+@dataclass(frozen=True)
+class Server:
+    """A verified server: its URL, its exact answers, and its process if this run started it."""
+
+    url: str
+    answers: _servers.Answers
+    proc: Managed | None
+
+    @property
+    def pid(self) -> int | None:
+        """Return the PID of the server's main process (None for a --url deployment)."""
+        return self.proc.pid if self.proc is not None else None
+
 
 def verified(url: str, backend: str, proc: Managed | None, log: Path | None) -> Server:
     """Wait for /health, check the answers, and return the verified server."""
-    timeout = _servers.READY_TIMEOUT_S if proc is not None else 15.0
+    timeout = _servers.READY_TIMEOUT_S if proc is not None else URL_READY_TIMEOUT_S
     _servers.wait_ready(url, proc, log, timeout=timeout)
     return Server(url, _servers.verify(url, backend), proc)
 
 
-def start_served(
-    name: str, settings: RunSettings, log_dir: Path, ledger: Ledger, registry: Registry
-) -> Served:
-    """Start (or, for --url, find) target name's servers; return them verified."""
+def start_server(
+    subject: str,
+    backend: str,
+    settings: RunSettings,
+    log: Path,
+    ledger: Ledger,
+    registry: Registry,
+    *,
+    instance: int = 1,
+) -> Server:
+    """Start (or, for --url, find) one verified server of subject's target with backend."""
     if settings.url:
-        real = verified(settings.url, "onnx", None, None)
-        noop = verified(settings.noop_url, "noop", None, None) if settings.noop_url else None
-        return Served(real, noop)
-    wanted = [("onnx", n) for n in range(1, settings.server_processes() + 1)] + [("noop", 1)]
-    started = []
-    for backend, instance in wanted:
-        suffix = f"-{instance}" if instance > 1 else ""
-        log = log_dir / f"{name}-{backend}{suffix}.log"
-        proc, url = _servers.start(
-            TARGETS[name],
-            backend=backend,
-            workers=settings.server_workers,
-            cores=settings.server_cores,
-            log_path=log,
-            ledger=ledger,
-            registry=registry,
-            instance=instance,
-        )
-        started.append((proc, url, backend, log))
+        url = settings.url if backend != "noop" else settings.noop_url
+        if url is None:
+            raise ValueError("a --url run has a noop twin only with --noop-url")
+        return verified(url, backend, None, None)
+    proc, url = _servers.start(
+        TARGETS[settings.target_of(subject)],
+        backend=backend,
+        workers=settings.server_workers,
+        cores=settings.server_cores,
+        log_path=log,
+        ledger=ledger,
+        registry=registry,
+        instance=instance,
+        label=subject,
+    )
     try:
-        servers = [verified(u, b, p, log) for p, u, b, log in started]
+        return verified(url, backend, proc, log)
     except BaseException:
-        for proc, *_ in started:
-            registry.stop(proc)
+        registry.stop(proc)
         raise
-    *reals, noop = servers
-    return Served(reals[0], noop, tuple(reals[1:]))
+
+
+def stop_server(server: Server, registry: Registry) -> None:
+    """Stop a server this run started (by PID, with its workers); a deployment is left alone."""
+    if server.proc is not None:
+        registry.stop(server.proc)

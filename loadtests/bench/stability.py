@@ -21,12 +21,19 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 
 from rich.console import Console
 from rich.table import Table
 
 from loadtests.bench.compare import capacity
-from loadtests.common.runfiles import VERDICT_FIGURES, Summary, TargetSummary, read_summary
+from loadtests.common.runfiles import (
+    AA_PAIR,
+    VERDICT_FIGURES,
+    Summary,
+    TargetSummary,
+    read_summary,
+)
 from loadtests.common.stats import deviation_from_median
 
 RATIO_BUDGET = 0.05  # each ratio within ±5 % of its median across runs
@@ -44,6 +51,20 @@ class Row:
     budget: float | None  # the largest deviation from the median allowed (None: shown only)
     words: tuple[str, ...] = ()  # comparisons: the word of each run
     in_verdict: bool = False  # a comparison the verdict states (VERDICT_FIGURES)
+    intervals: tuple[tuple[float | None, float | None], ...] = ()  # comparisons: each run's CI
+
+    @property
+    def holds(self) -> tuple[bool | None, ...]:
+        """Tell, for each run, whether its 95 % interval holds the median of the runs'
+        medians (None: no interval): an interval as wide as what moves the answer does."""
+        present = [v for v in self.values if v is not None]
+        if not self.intervals or len(present) < 2:
+            return ()
+        mid = median(present)
+        return tuple(
+            None if low is None or high is None else low <= mid <= high
+            for low, high in self.intervals
+        )
 
     @property
     def deviation(self) -> float | None:
@@ -115,6 +136,7 @@ def rows(runs: list[Summary]) -> list[Row]:
                 RATIO_BUDGET,
                 tuple(c.word if c else "missing" for c in found),
                 in_verdict=figure in VERDICT_FIGURES,
+                intervals=tuple((c.low, c.high) if c else (None, None) for c in found),
             )
         )
     return out
@@ -126,7 +148,7 @@ def table(runs: list[Summary], found: list[Row]) -> Table:
     out.add_column("figure")
     for s in runs:
         out.add_column(s.run_id, justify="right")
-    for column in ("spread", "budget", "words"):
+    for column in ("spread", "budget", "words", "CI holds the median"):
         out.add_column(column)
     for row in found:
         cells = ["-" if v is None else f"{v:,.0f}" if v >= 100 else f"{v:.3g}" for v in row.values]
@@ -137,7 +159,32 @@ def table(runs: list[Summary], found: list[Row]) -> Table:
         if row.words:
             differ = "DIFFER: " if row.in_verdict else "differ (shown only): "
             words = row.words[0] if row.same_word else differ + " / ".join(row.words)
-        out.add_row(row.name, *cells, "-" if dev is None else f"±{dev:.1%}", budget, words)
+        holds = " ".join({True: "yes", False: "NO", None: "-"}[h] for h in row.holds)
+        out.add_row(row.name, *cells, "-" if dev is None else f"±{dev:.1%}", budget, words, holds)
+    return out
+
+
+def aa_lines(runs: list[Summary]) -> list[str]:
+    """Return each run's A/A control: the same target against itself, on every figure."""
+    out = []
+    for s in runs:
+        found = [c for c in s.comparisons if c.pair == AA_PAIR]
+        if not found:
+            out.append(f"{s.run_id}: no A/A control in this run")
+            continue
+        parts = [
+            f"{c.figure} {c.median:.2f}x ({c.low:.2f}-{c.high:.2f}) {c.word}"
+            if c.median is not None and c.low is not None and c.high is not None
+            else f"{c.figure} {c.word}"
+            for c in found
+        ]
+        bad = any(c.word in ("faster", "slower") for c in found if c.figure in VERDICT_FIGURES)
+        note = "  <- the method invented a difference" if bad else ""
+        out.append(
+            f"{s.run_id}: A/A {found[0].numerator} : {found[0].denominator}: "
+            + "; ".join(parts)
+            + note
+        )
     return out
 
 
@@ -166,10 +213,21 @@ def main(argv: list[str] | None = None) -> int:
             dirs.append((args.out / "latest").resolve())
     runs = [read_summary(d) for d in dirs]
     found = rows(runs)
-    Console(width=200).print(table(runs, found))
+    Console(width=220).print(table(runs, found))
+    for line in aa_lines(runs):
+        print(line)
     differ = [r.name for r in found if r.same_word is False and r.in_verdict]
     shown = [r.name for r in found if r.same_word is False and not r.in_verdict]
     over = [r.name for r in found if r.within is False]
+    missed = [r.name for r in found if r.in_verdict and False in r.holds]
+    print(
+        "intervals: "
+        + (
+            "each holds the median of the runs' medians"
+            if not missed
+            else "miss it for " + ", ".join(missed)
+        )
+    )
     print(f"verdict words: {'all the same' if not differ else 'differ for ' + ', '.join(differ)}")
     if shown:
         print(f"words of figures shown only (not in the verdict) differ for {', '.join(shown)}")

@@ -53,19 +53,19 @@ def start(
     port: int | None = None,
     env: dict[str, str] | None = None,
     instance: int = 1,
+    label: str | None = None,
 ) -> tuple[Managed, str]:
     """Start target with the exact command of the table (plus FVF_BACKEND and any extra env);
-    return it and its URL. ``instance`` numbers a further process of the same server in its
-    name ("flask:onnx#2")."""
+    return it and its URL. Its name in the ledger is ``label`` (default: the target's name),
+    the backend, and ``instance`` when it numbers a further process ("flask:onnx#2")."""
     port = port or free_port(host)
     argv, environ = resolve(target, host, port, workers)
     extra = {**(env or {}), **({"FVF_BACKEND": backend} if backend else {})}
     environ = {**environ, "PYTHONUNBUFFERED": "1", **extra}
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
-    name = (f"{target.name}:{backend}" if backend else target.name) + (
-        f"#{instance}" if instance > 1 else ""
-    )
+    label = label or target.name
+    name = (f"{label}:{backend}" if backend else label) + (f"#{instance}" if instance > 1 else "")
     proc = Managed("server", name, argv, env=environ, cores=cores, log_path=log_path, ledger=ledger)
     if registry is not None:
         registry.add(proc)

@@ -30,7 +30,7 @@ ROUNDS_CAP = 50
 TIMES = "\u00d7"  # multiplication sign, after a ratio
 DASH = "\u2013"  # en dash, between the ends of an interval
 
-Method = Literal["BCa", "percentile", "constant", "too few"]
+Method = Literal["BCa", "percentile", "constant", "too few", "pooled"]
 Word = Literal["faster", "slower", "tie", "undecided"]
 
 

@@ -235,9 +235,12 @@ def validity(run: Run, key: str) -> str | None:
 
 
 def common_rate(run: Run) -> float | None:
-    """Return the ladder rate the headline reads p99 at: the highest rate every target
-    measured validly in its curve, at most COMMON_RATE_SHARE of the slowest closed-loop
-    capacity (before a queue forms); else the lowest such rate; None when they share none."""
+    """Return the ladder rate the headline reads p99 at: the run's headline rung (the highest
+    common rate every target passed in round 1, measured in every round); for older runs the
+    highest rate every target measured validly in its curve, at most COMMON_RATE_SHARE of the
+    slowest closed-loop capacity, else the lowest such rate; None when they share none."""
+    if run.summary.get("headline_rung") is not None:
+        return float(run.summary["headline_rung"])
     curves = [t.get("latency_curve") or [] for t in run.targets.values()]
     curves = [c for c in curves if c]
     if not curves:

@@ -24,7 +24,9 @@ import jinja2
 from loadtests.report import view
 from loadtests.report.charts import draw, draw_compare
 from loadtests.report.claims import claims_view
+from loadtests.report.costs import alone_rows, cost_rows, cost_sentence
 from loadtests.report.format import change, fmt, fmt_change, fmt_spread
+from loadtests.report.glance import aa_line, glance, sources
 from loadtests.report.load import (
     Run,
     common_rate,
@@ -83,7 +85,15 @@ def _env(autoescape: bool) -> jinja2.Environment:
 def context(run: Run, charts: list[Chart]) -> dict[str, Any]:
     """Return everything the report templates show for a run."""
     claims = claims_view(run.path)
+    aa = aa_line(run)
     return {
+        "glance": glance(run, claims.get("sweep")),
+        "aa_line": aa,
+        "sources": sources(run),
+        "costs": cost_rows(run),
+        "cost_sentence": cost_sentence(run),
+        "alone": alone_rows(run),
+        "rungs": view.rung_rows(run),
         "run": run,
         "summary": run.summary,
         "title": f"Flask vs FastAPI serving one scikit-learn model: run {run.run_id}",

@@ -10,32 +10,25 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from loadtests.common.runfiles import VERDICT_FIGURES, Comparison, MatrixRow
-from loadtests.report.format import DASH, fmt
+from loadtests.common.runfiles import AA_PAIR, VERDICT_FIGURES, Comparison, MatrixRow
+from loadtests.report.format import DASH, TIMES, fmt
+from loadtests.report.glance import aa_failed
 from loadtests.report.load import Run, bad_input
 from loadtests.report.view import calibration_text
 
 DECIDED = ("faster", "slower", "tie")
 SHOWN_ONLY = (
-    "p99 at a common rate and server CPU per request are compared in the tables below with "
-    "their intervals, but this verdict does not rest on them: on a 2-core machine their "
-    "words have not come out the same from one run to the next (`make stability` lists them)."
+    "p99 and p50 at each pair's rung and server CPU per request are compared in the tables "
+    "below with their intervals, but this verdict does not rest on them (`make stability` "
+    "lists how their words moved from run to run)."
 )
-LOCUST = "Locust"
 
 
-def _with_source(comp: Comparison) -> str:
-    """Return a comparison's sentence, naming its figures' source and the rounds left out."""
+def _with_notes(comp: Comparison) -> str:
+    """Return a comparison's sentence with the rounds it left out for a reason other than a
+    flag (flagged rounds are named once, in the rounds sentence). Where the figures come from
+    is said once, above the verdict (``loadtests.report.glance.sources``)."""
     text = comp.sentence
-    if comp.figure == "throughput":
-        if comp.source.startswith(LOCUST):
-            text += f"; figures: {comp.source}"
-        else:
-            text += (
-                f"; figures: {comp.source} (Locust's peaks, each target at its own level and "
-                "often without load-generator headroom, are shown, not compared)"
-            )
-    # Flagged rounds are named once, in the rounds sentence; other reasons here.
     parts = [
         f"round {r} ({why})"
         for r, why in sorted(comp.left_out.items())
@@ -91,10 +84,28 @@ def verdict(run: Run) -> list[str]:
     default = run.comparison("default", "throughput") if "default" in names else None
     same = run.comparison("granian", "throughput") if "granian" in names else None
     first = True
+    if aa_failed(run):
+        aa = next(
+            c
+            for f in VERDICT_FIGURES
+            if (c := run.comparison(AA_PAIR, f))
+            and c.word
+            in (
+                "faster",
+                "slower",
+            )
+        )
+        out.append(
+            f"{machine} this run's A/A control, {aa.numerator} against itself, came out "
+            f"{aa.word} on {aa.figure} ({aa.median:.2f}{TIMES}, 95 % CI {aa.low:.2f}{DASH}"
+            f"{aa.high:.2f}): the method invented a difference, so its intervals are too narrow "
+            "for this run, and every word below may be one too."
+        )
+        first = False
     for pair in ("default", "granian"):
         if pair not in names:
             continue
-        sentences = [_with_source(c) for fig in VERDICT_FIGURES if (c := run.comparison(pair, fig))]
+        sentences = [_with_notes(c) for fig in VERDICT_FIGURES if (c := run.comparison(pair, fig))]
         if sentences:
             lead = f"{machine} " if first else ""
             out.append(lead + " ".join(sentences))
@@ -107,7 +118,7 @@ def verdict(run: Run) -> list[str]:
         out.append(f"{machine} no like-for-like FastAPI:Flask pair was compared.")
     if "handler" in names:
         handler = [
-            _with_source(c) for fig in VERDICT_FIGURES if (c := run.comparison("handler", fig))
+            _with_notes(c) for fig in VERDICT_FIGURES if (c := run.comparison("handler", fig))
         ]
         if handler:
             out.append(" ".join(handler))

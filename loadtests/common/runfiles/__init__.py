@@ -21,6 +21,15 @@ from loadtests.common.runfiles._base import (
     read_csv,
     write_json,
 )
+from loadtests.common.runfiles._ladder import (
+    Alone,
+    CpuSplit,
+    CurvePoint,
+    Rung,
+    RungRound,
+    Step,
+    Sustainable,
+)
 from loadtests.common.runfiles._robustness import (
     MATRIX_COLUMNS,
     MATRIX_STEM,
@@ -37,6 +46,7 @@ from loadtests.common.runfiles._robustness import (
     write_matrix_files,
 )
 from loadtests.common.runfiles._summary import (
+    AA_PAIR,
     PHASE_FIELDS,
     PHASE_ROW_COLUMNS,
     PHASES_FILE,
@@ -47,7 +57,6 @@ from loadtests.common.runfiles._summary import (
     CalibrationFigures,
     Comparison,
     Controls,
-    CurvePoint,
     Decomposition,
     DocsCheck,
     DocsPage,
@@ -58,16 +67,16 @@ from loadtests.common.runfiles._summary import (
     Ratios,
     RoundFigures,
     RoundInfo,
-    Step,
     Summary,
-    Sustainable,
     TargetSummary,
+    Timing,
     read_phases,
     read_summary,
     write_summary,
 )
 
 __all__ = [
+    "AA_PAIR",
     "MATRIX_COLUMNS",
     "MATRIX_STEM",
     "PHASES_FILE",
@@ -77,10 +86,12 @@ __all__ = [
     "SUMMARY_SCHEMA",
     "UNITS",
     "VERDICT_FIGURES",
+    "Alone",
     "BenchFigures",
     "CalibrationFigures",
     "Comparison",
     "Controls",
+    "CpuSplit",
     "CurvePoint",
     "Decomposition",
     "DocsCheck",
@@ -102,11 +113,14 @@ __all__ = [
     "RoundFigures",
     "RoundInfo",
     "RunFile",
+    "Rung",
+    "RungRound",
     "Step",
     "Summary",
     "Sustainable",
     "TargetSummary",
     "TimelineRow",
+    "Timing",
     "append_csv",
     "csv_header",
     "read_csv",

@@ -8,6 +8,13 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field
 
 from loadtests.common.runfiles._base import UNITS, Percentiles, RunFile, read_csv, write_json
+from loadtests.common.runfiles._ladder import (
+    Alone,
+    CpuSplit,
+    CurvePoint,
+    Rung,
+    Sustainable,
+)
 from loadtests.common.runfiles._robustness import OverloadResult
 
 SUMMARY_SCHEMA = "flask-vs-fastapi/bench-summary/2"
@@ -55,6 +62,11 @@ class Phase(Percentiles):
     server_cores_busy_pct: float | None = None
     disturbed: bool = False
     steal_pct: float | None = None  # the hypervisor's steal time, percent of one core
+    # wrk: the server's CPU per answered request (its process tree's CPU times), split
+    user_us: float | None = None
+    kernel_us: float | None = None
+    connections_per_request: float | None = None  # accepted by the server (TCP PassiveOpens)
+    client_connections_per_request: float | None = None  # opened by wrk (TCP ActiveOpens)
     valid: bool = True  # the load generator had headroom: see VALIDITY
     invalid_reason: str | None = None
     files: list[dict[str, str]] = []
@@ -69,57 +81,14 @@ class Phase(Percentiles):
 PHASE_FIELDS = frozenset(Phase.model_fields)
 
 
-class CurvePoint(RunFile):
-    """One offered rate of the open-loop ladder (Poisson arrivals, latency from the intended
-    send time); over rounds: medians, failures summed, valid only if valid in every round."""
-
-    offered_rps: float
-    achieved_rps: float | None = None
-    p50_ms: float | None = None
-    p99_ms: float | None = None
-    p999_ms: float | None = None
-    failures: int = 0  # failed plus dropped requests
-    valid: bool = True
-    invalid_reason: str | None = None  # of the first invalid round
-    rounds: int = 1
-    spread_p99_ms: list[float] = []  # [min, max] over rounds
-
-
-class Step(CurvePoint):
-    """One measured step of one round (a row of the ladder or of its bisection)."""
-
-    round: int
-    sent: int
-    ok: int
-    failed: int
-    dropped: int
-    passed: bool  # p99 within the bound, nothing failed or dropped
-    send_lag_p99_ms: float | None = None
-    client_cpu_pct: float | None = None
-    client_cpu_us_per_request: float | None = None
-    connections_opened: int | None = None
-    hdr: str | None = None
-
-
-class Sustainable(RunFile):
-    """The highest offered rate whose p99 stayed within the bound with nothing failed or
-    dropped (the MLPerf server scenario): median over rounds, 95 % bootstrap interval."""
-
-    median: float | None = None
-    low: float | None = None
-    high: float | None = None
-    slo_ms: float
-    rounds: int = 0
-    values: dict[int, float | None] = {}  # per round (None: not even the first rung)
-    at_least: bool = False  # the top rung still passed in some round: a lower bound
-
-
 class RoundFigures(RunFile):
     """The figures of one target in one round, the raw material of every paired ratio."""
 
     round: int
-    instance: int = 1  # which process of the target's real server this round measured
-    server_pid: int | None = None  # its PID (None for a --url deployment)
+    instance: int = 1  # older runs: which of the resident processes this round measured
+    server_pid: int | None = None  # the visit's own process (None for a --url deployment)
+    server_pids: list[int] = []  # every process the visit started and measured (--instances)
+    warmup_rps: float | None = None  # wrk's uncounted first second on the fresh process
     level: int | None = None  # the closed-loop concurrency measured (the peak level)
     locust_rps: float | None = None
     locust_valid: bool = False
@@ -127,6 +96,10 @@ class RoundFigures(RunFile):
     wrk_valid: bool = False  # every pass valid
     wrk_samples: list[float] = []  # each wrk pass's req/s, in the order measured
     cpu_us_per_request: float | None = None  # server CPU per answered request, at wrk's peak
+    user_us: float | None = None  # its user part (psutil cpu_times of the server's tree)
+    kernel_us: float | None = None  # its kernel part
+    connections_per_request: float | None = None  # accepted by the server during wrk
+    client_connections_per_request: float | None = None  # opened by wrk (cross-check)
     sustainable_rps: float | None = None
     sustainable_valid: bool = False
     p99_ms: dict[str, float] = {}  # offered rate -> p99 (ms) of the valid ladder steps
@@ -163,7 +136,8 @@ class Pair(RunFile):
     name: str
     numerator: str
     denominator: str
-    kind: Literal["framework", "other"]  # framework: FastAPI:Flask; other: server, handler...
+    # framework: FastAPI:Flask; other: server, handler...; control: the A/A pair
+    kind: Literal["framework", "other", "control"]
     label: str
     note: str
 
@@ -218,6 +192,12 @@ class TargetSummary(RunFile):
     docs: DocsCheck | None = None
     latency_curve: list[CurvePoint] = []
     sustainable_rps: Sustainable | None = None
+    twin_of: str | None = None  # the A/A twin: the target it is a second copy of
+    rungs: list[Rung] = []  # every rate measured, its rounds pooled
+    knee_rps: float | None = None  # round 1's knee on its grid (None: no rung passed)
+    ladder_notes: list[str] = []
+    cpu_split: CpuSplit | None = None
+    alone: Alone | None = None
 
 
 class BenchFigures(RunFile):
@@ -250,6 +230,8 @@ class RoundInfo(RunFile):
     wall_s: float | None = None
     calibration_before: CalibrationFigures | None = None
     calibration_after: CalibrationFigures | None = None
+    # a closing reading out of line that came back in line when taken again at once
+    calibration_spike: CalibrationFigures | None = None
     drift: float | None = None  # relative change of the calibration over the round
     steal_pct: float | None = None
     other_cpu_pct: float | None = None
@@ -270,6 +252,7 @@ class RoundInfo(RunFile):
 # CPU per request are computed, shown with their intervals and compared, but their words
 # moved far more, so no verdict rests on them.
 VERDICT_FIGURES = ("throughput", "sustainable")
+AA_PAIR = "aa"  # the A/A control's pair: one target measured as two independent targets
 
 
 class Comparison(RunFile):
@@ -279,11 +262,12 @@ class Comparison(RunFile):
     pair: str
     numerator: str
     denominator: str
-    figure: Literal["throughput", "sustainable", "p99", "cpu_per_request"]
+    figure: Literal["throughput", "sustainable", "p99", "p50", "cpu_per_request"]
     source: str  # where the figures came from: "Locust", "wrk", "open-loop ladder"
     at_rps: float | None = None  # the common offered rate of a p99 comparison
     higher_is_better: bool
-    ratios: dict[int, float] = {}  # round -> ratio, of the rounds used
+    ratios: dict[int, float] = {}  # round -> ratio, of the rounds used (per-round figures)
+    rounds: int = 0  # the rounds the interval rests on (0 in older files: len(ratios))
     left_out: dict[int, str] = {}  # round -> why it gave no ratio
     median: float | None = None
     low: float | None = None
@@ -292,6 +276,18 @@ class Comparison(RunFile):
     word: Literal["faster", "slower", "tie", "undecided"] = "undecided"
     rounds_needed: int | None = None
     sentence: str = ""
+
+
+class Timing(RunFile):
+    """Where the run's time went, seconds (what the budgets of the method are measured on)."""
+
+    open_loop_measured_s: float = 0.0  # the open-loop steps' measured windows
+    open_loop_wall_s: float = 0.0  # the open-loop steps from settle to drain
+    open_loop_steps: int = 0
+    open_loop_invalid: int = 0  # steps invalid for the bound's decision
+    measured_s: float = 0.0  # every measured window (Locust, wrk, open loop)
+    servers_s: float = 0.0  # starting, verifying and stopping servers
+    alone_s: float = 0.0  # the targets alone after the rounds
 
 
 class Files(RunFile):
@@ -333,6 +329,9 @@ class Summary(RunFile):
     rounds: list[RoundInfo] = []
     calibration: CalibrationFigures | None = None  # median over the run's calibrations
     ladder: list[float] = []  # the offered rates common to every target
+    pair_rungs: dict[str, float] = {}  # pair -> the rung its latency is compared at
+    headline_rung: float | None = None  # the rung the headline shows every p99 at
+    timing: Timing | None = None
     comparisons: list[Comparison] = []
     warnings: list[str] = []
     files: Files = Files()

@@ -17,6 +17,7 @@ FIGURE_NAMES = {
     "throughput": "throughput",
     "sustainable": "sustainable throughput",
     "p99": "p99",
+    "p50": "p50",
     "cpu_per_request": "CPU per request",
 }
 
@@ -31,15 +32,16 @@ def _ci(iv: Interval, left_out: Mapping[int, str] | None = None) -> str:
 
 
 def _figure_name(c: Comparison) -> str:
-    if c.figure == "p99" and c.at_rps is not None:
-        return f"p99 at {c.at_rps:,.0f} req/s"
+    if c.figure in ("p99", "p50") and c.at_rps is not None:
+        return f"{c.figure} at {c.at_rps:,.0f} req/s"
     return FIGURE_NAMES[c.figure]
 
 
 def _interval(c: Comparison) -> Interval:
-    """Return the comparison's interval as stats.Interval (its ratios give n)."""
-    method = c.method if c.method in ("BCa", "percentile", "constant") else "too few"
-    return Interval(c.median, c.low, c.high, len(c.ratios), cast(Any, method))
+    """Return the comparison's interval as stats.Interval (n: its rounds; older files: the
+    number of its per-round ratios)."""
+    method = c.method if c.method in ("BCa", "percentile", "constant", "pooled") else "too few"
+    return Interval(c.median, c.low, c.high, c.rounds or len(c.ratios), cast(Any, method))
 
 
 def supported_word(c: Comparison) -> Word:

@@ -24,6 +24,7 @@ from loadtests.report.view._tables import (
     headline_columns,
     ratio_rows,
     rounds_table,
+    rung_rows,
 )
 from loadtests.report.view._warning_groups import SATURATED_PCT, WARNING_NOTES, warnings
 
@@ -45,6 +46,7 @@ __all__ = [
     "ratio_rows",
     "reproduce",
     "rounds_table",
+    "rung_rows",
     "train_command",
     "warnings",
 ]

@@ -6,11 +6,11 @@ import shlex
 from typing import Any
 
 from loadtests.bench.config import WRK_CONNECTIONS
-from loadtests.bench.ladder import REMEASURE_FACTOR, STOP_FACTOR, TOLERANCE
+from loadtests.bench.ladder import KNEE_STEP, LAG_SHARE, STOP_FACTOR
 from loadtests.bench.noise import DRIFT_LIMIT, STEAL_LIMIT_PCT
 from loadtests.bench.results import LG_LIMIT_PCT, SEND_LAG_LIMIT_MS
 from loadtests.common.stats import MIN_ROUNDS, TIE_BAND
-from loadtests.report.format import DASH, fmt
+from loadtests.report.format import DASH, TIMES, fmt
 from loadtests.report.load import (
     COMMON_RATE_SHARE,
     LOCUST_WRK_TOLERANCE,
@@ -22,6 +22,7 @@ from loadtests.report.load import (
 )
 from loadtests.report.view._tables import describe
 
+OLD_TOLERANCE = 0.05  # the bisection's tolerance before the pooled ladder (older runs)
 # Why a gunicorn sync worker behaves as it does under this load: written by hand, shown
 # in the method section when not empty.
 GUNICORN_NOTE = (
@@ -46,9 +47,9 @@ LIMITS = {
     "min_rounds": MIN_ROUNDS,
     "drift": DRIFT_LIMIT,
     "steal_pct": STEAL_LIMIT_PCT,
-    "tolerance": TOLERANCE,
+    "knee_step": KNEE_STEP,
     "stop_factor": STOP_FACTOR,
-    "remeasure": REMEASURE_FACTOR,
+    "lag_share": LAG_SHARE,
     "common_share": COMMON_RATE_SHARE,
     "spread_rps": SPREAD_WARN_RPS,
     "spread_latency": SPREAD_WARN_LATENCY,
@@ -67,12 +68,16 @@ def step_rule(run: Run) -> str:
 
 
 def wrk_rule(run: Run) -> str:
-    """Return how this run measured wrk: its concurrency and its passes a round."""
+    """Return how this run measured wrk: its concurrency and its passes a visit."""
     settings = run.summary.get("settings") or {}
     if settings.get("wrk") is False:
         return "wrk was not run"
     passes = settings.get("wrk_passes") or 1
     text = f"wrk runs at {WRK_CONNECTIONS} connections for every target"
+    if passes > 1 and _fresh(settings):
+        return (
+            f"{text}, twice a visit (before and after its ladder); the round's figure is their mean"
+        )
     if passes > 1:
         return (
             f"{text}, twice a round: before the ladders in the round's order and after them "
@@ -82,21 +87,115 @@ def wrk_rule(run: Run) -> str:
     return f"{text}, once a round"
 
 
+def _fresh(settings: Data) -> bool:
+    """Tell whether a run started a fresh server process for every visit (runs since the A/A
+    control; older ones started every server at the beginning)."""
+    return "aa" in settings
+
+
 def servers_rule(run: Run) -> str:
-    """Return how this run started each target's servers: once, or as processes that take
-    turns a round (--instances; runs made before it started each server once)."""
+    """Return how this run started each target's servers."""
     settings = run.summary.get("settings") or {}
+    if settings.get("url"):
+        return "the deployment at the given URL is one set of processes for the whole run"
+    if _fresh(settings):
+        instances = settings.get("instances") or 1
+        more = (
+            f"; {instances - 1} more fresh process(es) a visit are measured by wrk alone, and "
+            "the round's throughput is the mean of all"
+            if instances > 1
+            else ""
+        )
+        return (
+            "every visit starts a fresh process of the target's server, pinned to the server "
+            "core, verifies it, and stops it by PID right after, so while a target is measured "
+            "nothing else of the run is resident there (its noop twin only during its own "
+            "control phase), and each round samples a process's own speed (a process keeps one "
+            f"for its life: `make drift`){more}"
+        )
     rounds = settings.get("rounds") or 1
-    processes = 1 if settings.get("url") else min(settings.get("instances") or 1, rounds)
+    processes = min(settings.get("instances") or 1, rounds)
     if processes < 2:
         return "every target's servers start once, at the beginning"
     return (
         f"every target's real server starts as {processes} processes at the beginning (its "
         f"noop twin as one), and they take turns: round r measures process (r - 1) mod "
-        f"{processes} + 1. A process keeps a speed of its own for its life (make drift: the "
-        "FastAPI def : Flask ratio differed between sets of fresh servers, not between sets "
-        "of the same servers), so one process would fix that part of a ratio for the whole "
-        "run; taking turns samples it inside the run, and the intervals include it"
+        f"{processes} + 1"
+    )
+
+
+def ladder_rule(run: Run) -> str:
+    """Return how this run's ladder went and which steps it could not use (its own version)."""
+    s = run.summary
+    settings = s.get("settings") or {}
+    text = (
+        "open loop at absolute offered rates common to every target "
+        f"({', '.join(f'{r:g}' for r in s.get('ladder') or [])} req/s), Poisson arrivals, "
+        "latency from each request's intended send time (HdrHistogram, microsecond "
+        "resolution), so a stalled server cannot hide its queue (no coordinated omission). "
+        f"{step_rule(run)}. "
+    )
+    client = (
+        "The client runs on its own core at real-time priority so it sends on time (this run: "
+        f"{lookup(s, 'client_scheduling') or 'not recorded'})."
+    )
+    if "confidence" not in settings:  # before the pooled ladder
+        return text + (
+            f"Each round climbed the ladder (stopping at failures or p99 above {STOP_FACTOR:g}"
+            f"{TIMES} the bound), then bisected between the last passing and the first failing "
+            f"rate to within {OLD_TOLERANCE * 100:.0f} %; a step whose verdict rested on a few "
+            f"tail answers was measured again 2{TIMES} as long and the longer one decided. "
+            f"{client} A step whose send-lag p99 passed {SEND_LAG_LIMIT_MS:.1f} ms was invalid"
+        )
+    return text + (
+        f"Round 1 climbs the common rates (stopping at failures or p99 above {STOP_FACTOR:g}"
+        f"{TIMES} "
+        "the bound; a rung that failed mildly at the top of the bracket is measured once "
+        f"more) and bisects the knee's bracket on a grid of about {KNEE_STEP:.0%} steps; the "
+        "knee and its grid neighbours, each pair's rung (the highest common rate both passed "
+        "in round 1) and the headline rung are then fixed, and every later round measures "
+        f"exactly those. {client} Its lateness is "
+        "inside every latency it reports, so it can only make a server look slower: a step "
+        f"whose send-lag p99 is above {LAG_SHARE:.0%} of the bound is left out of the bound's "
+        f"decision unless it passed, and one whose lag is above {LAG_SHARE:.0%} of its p99 is "
+        "not used for that p99"
+    )
+
+
+def cpu_rule(run: Run) -> str:
+    """Return how this run computed the server's CPU per request (its own version)."""
+    if "confidence" not in (run.summary.get("settings") or {}):
+        return (
+            "server CPU % (whole process tree, psutil, 100 = one core) / 100 / answered req/s "
+            f"{TIMES} 10⁶, at wrk's peak, per round"
+        )
+    return (
+        "the CPU time (user + kernel) the server's whole process tree spent during a wrk pass "
+        "(psutil cpu_times, before and after) / the requests wrk got answered, per round (the "
+        "mean of the round's passes)"
+    )
+
+
+def sustainable_rule(run: Run) -> str:
+    """Return how this run decided the sustainable throughput (its own version)."""
+    settings = run.summary.get("settings") or {}
+    slo = settings.get("slo_ms")
+    text = (
+        f"the highest offered rate with p99 within {slo} ms and nothing failed or dropped "
+        "(the MLPerf server scenario). "
+    )
+    if "confidence" not in settings:
+        return text + (
+            f"Each round bisected it to within {OLD_TOLERANCE * 100:.0f} %; the median over "
+            "rounds got a 95 % bootstrap interval"
+        )
+    return text + (
+        "Each rung is decided on every round's answers there pooled, by MLPerf LoadGen's "
+        f"early-stopping rule at {settings['confidence']:.0%} confidence: with no answer over "
+        "the bound 459 answers are needed, and each answer over it needs more; a rung the "
+        "pooled count cannot decide is undecided, never passed. The interval comes from "
+        "resampling whole rounds (each its own server process), so it covers the process and "
+        "the round, not the machine; a lower bound is marked when no higher rung was measured"
     )
 
 
@@ -123,6 +222,8 @@ _FLAGS = (
     ("step_min_requests", "--step-min-requests"),
     ("wrk_passes", "--wrk-passes"),
     ("instances", "--instances"),
+    ("aa", "--aa"),
+    ("confidence", "--confidence"),
     ("ladder", "--ladder"),
     ("invalid_fraction", "--invalid-fraction"),
     ("server_workers", "--server-workers"),
@@ -149,7 +250,14 @@ def reproduce(summary: Data) -> str:
         if isinstance(value, list | tuple):
             value = ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
         argv += [flag, str(value)]
-    for key, flag in (("benches", "--no-benches"), ("wrk", "--no-wrk"), ("matrix", "--no-matrix")):
+    if "aa" in settings and settings.get("aa") is None and not settings.get("url"):
+        argv += ["--aa", "none"]
+    for key, flag in (
+        ("benches", "--no-benches"),
+        ("wrk", "--no-wrk"),
+        ("matrix", "--no-matrix"),
+        ("alone", "--no-alone"),
+    ):
         if settings.get(key) is False:
             argv.append(flag)
     return shlex.join(argv)
@@ -194,6 +302,9 @@ def method(run: Run) -> dict[str, Any]:
         "step_rule": step_rule(run),
         "wrk_rule": wrk_rule(run),
         "servers_rule": servers_rule(run),
+        "ladder_rule": ladder_rule(run),
+        "sustainable_rule": sustainable_rule(run),
+        "cpu_rule": cpu_rule(run),
         "gunicorn_note": GUNICORN_NOTE,
         "machine": [
             ("CPU", f"{env.get('cpu_model', '?')}, {env.get('cpu_count', '?')} logical cores"),

@@ -12,7 +12,8 @@ RATIO_FIGURES: tuple[tuple[str, str], ...] = (
     # (Comparison.figure, heading); a ratio is numerator / denominator
     ("throughput", "peak req/s"),
     ("sustainable", "sustainable req/s"),
-    ("p99", "p99 at a common rate"),
+    ("p99", "p99 at the pair's rung"),
+    ("p50", "p50 at the pair's rung"),
     ("cpu_per_request", "CPU / req"),
 )
 COMPARED: tuple[tuple[str, str, str], ...] = (
@@ -125,6 +126,47 @@ def rounds_table(run: Run) -> list[dict[str, Any]]:
                 "steal": DASH if r.steal_pct is None else f"{r.steal_pct:.1f} %",
                 "flags": r.flags,
                 "excluded": r.excluded,
+            }
+        )
+    return out
+
+
+def rung_rows(run: Run) -> list[dict[str, Any]]:
+    """Return per target its pooled rungs: rate, why measured, answers, decision; and its steps
+    left out of a decision (send lag), with why."""
+    out = []
+    for name, target in run.targets.items():
+        rungs = target.get("rungs") or []
+        if not rungs:
+            continue
+        left_out = [
+            f"{rung['offered_rps']:g} req/s, round {r['round']}: {r['invalid_reason']}"
+            for rung in rungs
+            for r in rung.get("rounds") or []
+            if not r.get("valid", True)
+        ]
+        steps = sum(len(rung.get("rounds") or []) for rung in rungs)
+        out.append(
+            {
+                "name": name,
+                "knee": target.get("knee_rps"),
+                "rungs": [
+                    {
+                        "rate": rung["offered_rps"],
+                        "roles": ", ".join(rung.get("roles") or []),
+                        "rounds": len(rung.get("pooled_rounds") or []),
+                        "answers": rung.get("answers"),
+                        "over": rung.get("over"),
+                        "p99": fmt(rung.get("p99_ms"), "ms"),
+                        "p99_early": fmt(rung.get("p99_early_ms"), "ms"),
+                        "decision": rung.get("decision"),
+                        "reason": rung.get("reason"),
+                    }
+                    for rung in rungs
+                ],
+                "steps": steps,
+                "left_out": left_out,
+                "notes": target.get("ladder_notes") or [],
             }
         )
     return out

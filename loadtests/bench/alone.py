@@ -1,0 +1,120 @@
+"""After the rounds, each target alone: the run checked against the tool, and what it costs.
+
+The Locust master and the open-loop client are stopped first, so nothing else of the run is
+alive. Each target then gets one more fresh process, warmed up like a round's, and:
+
+- one wrk pass of the same script at the same concurrency. Its figure should agree with the
+  run's (the median of the rounds' wrk figures) within ALONE_TOLERANCE: a larger gap means
+  something of the run itself moves the answer, and the run warns;
+- ``strace -c -f`` on the server for one more wrk second (untimed: the tracer stops the
+  server at every call), for the system calls per request;
+- the invalid-input matrix, its /docs, /redoc and /openapi.json, and the overload run when
+  asked for.
+"""
+
+from __future__ import annotations
+
+import json
+from statistics import median
+
+from loadtests.bench import cpu as _cpu
+from loadtests.bench.config import WRK_CONNECTIONS
+from loadtests.bench.docs import check as check_docs
+from loadtests.bench.results import TargetRecord
+from loadtests.bench.serving import Server
+from loadtests.bench.visit import Visits
+from loadtests.common.runfiles import Alone
+from loadtests.loadgen import wrk as _wrk
+from loadtests.targets import TARGETS, get_target
+from shared_model import EXAMPLE
+
+ALONE_TOLERANCE = 0.10  # the run's wrk figure against the target's alone
+
+
+class AloneVisits(Visits):
+    """Measure each target alone after the rounds; the run's state is the subclass's."""
+
+    warnings: list[str]
+
+    def alone_phase(self, name: str) -> None:
+        """Start the target alone and run the standalone pass, the system-call count, the
+        matrix, the documentation check and the overload run that this run asks for."""
+        rec = self.records[name]
+        started = self.clock()
+        self.reporter.step(f"{name} alone · starting a fresh server")
+        server = self.serve(name, "onnx", 0)
+        try:
+            self.watch(f"{name}:alone", server, lg_pid=0)
+            if self.s.alone and self.s.wrk and not self.s.url:
+                self.standalone(name, rec, server)
+            if self.s.matrix:
+                self.matrix_phase(name, server)
+            rec.docs = check_docs(server.url)
+            if self.s.overload_s and name in TARGETS and get_target(name).handler != "seed":
+                self.overload_phase(name, rec, server)
+        finally:
+            self.release(server)
+            self.timing.alone_s += self.clock() - started
+        self.write_summary()
+
+    def standalone(self, name: str, rec: TargetRecord, server: Server) -> None:
+        """One warmed-up wrk pass of the run's script, then one more under strace (untimed)."""
+        if self.s.server_warmup_s:
+            self.wrk(name, server, "alone-warmup", self.s.server_warmup_s)
+        figures = self.wrk(name, server, "alone", self.s.duration_s)
+        self.reporter.advance(2 * self.s.wrk_s())
+        rounds = [f.wrk_rps for f in rec.per_round.values() if f.wrk_rps and f.wrk_valid]
+        run_rps = median(rounds) if rounds else None
+        alone_rps = float(figures["rps"] or 0) or None
+        ratio = round(run_rps / alone_rps, 3) if run_rps and alone_rps else None
+        agrees = None if ratio is None else abs(ratio - 1) <= ALONE_TOLERANCE
+        self.reporter.step(f"{name} alone · system calls (strace, untimed)")
+        calls = self.syscalls(name, server)
+        rec.alone = Alone(
+            server_pid=server.pid,
+            wrk_rps=alone_rps,
+            run_wrk_rps=round(run_rps, 1) if run_rps else None,
+            ratio=ratio,
+            agrees=agrees,
+            syscalls_per_request=calls.per_request if calls else None,
+            syscalls_requests=calls.requests if calls else None,
+            syscalls_top={k: round(v / calls.requests, 2) for k, v in calls.top.items()}
+            if calls and calls.requests
+            else {},
+            note=None if calls else "system calls not counted (strace missing or not allowed)",
+        )
+        self.reporter.log(
+            f"{name} alone: wrk {alone_rps or 0:,.0f} req/s, the run's {run_rps or 0:,.0f} "
+            f"(run / alone {ratio}); {calls.per_request if calls else '-'} system calls a request"
+        )
+        if agrees is False:
+            self.warnings.append(
+                f"{name}: the run's wrk figure ({run_rps:,.0f} req/s) is {ratio:.2f}x wrk against "
+                f"the same target alone ({alone_rps:,.0f}): more than "
+                f"{ALONE_TOLERANCE:.0%} apart, so something of the run moves this target"
+            )
+
+    def syscalls(self, name: str, server: Server) -> _cpu.Syscalls | None:
+        """Count the server's system calls during one wrk second (strace -c -f)."""
+        if server.pid is None:
+            return None
+        script = self.dir / "wrk" / "predict.lua"
+        if not script.exists():
+            _wrk.write_script(script, "POST", json.dumps(EXAMPLE).encode(), "application/json")
+
+        def load() -> int:
+            result = _wrk.run(
+                f"{server.url}/predict",
+                script,
+                connections=WRK_CONNECTIONS,
+                duration_s=1,
+                cores=self.s.lg_cores,
+                out_path=self.dir / "wrk" / f"{name}-strace.txt",
+                ledger=self.ledger,
+                registry=self.registry,
+            )
+            return result.requests - result.non_2xx
+
+        return _cpu.count_syscalls(
+            server.pid, load, self.dir / "strace" / f"{name}.txt", self.s.lg_cores
+        )
