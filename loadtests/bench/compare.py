@@ -87,7 +87,6 @@ def _one(
     valid = {r: a_valid.get(r, False) and b_valid.get(r, False) for r in set(a) | set(b)}
     paired = paired_ratios(a, b, excluded_rounds=excluded, valid=valid)
     iv = interval(paired.ratios)
-    slo = num.sustainable_rps.slo_ms if num.sustainable_rps else None
     return _comparison(
         pair,
         num,
@@ -99,7 +98,6 @@ def _one(
         at_rps=at_rps,
         ratios={r: round(v, 4) for r, v in zip(paired.rounds, paired.ratios, strict=True)},
         left_out={lo.round: lo.reason for lo in paired.left_out},
-        slo_ms=slo,
     )
 
 
@@ -115,9 +113,9 @@ def _comparison(
     at_rps: float | None,
     ratios: dict[int, float],
     left_out: dict[int, str],
-    slo_ms: float | None,
 ) -> Comparison:
     verdict = verdict_word(iv, higher_is_better=higher_is_better)
+    slo_ms = num.sustainable_rps.slo_ms if num.sustainable_rps else None
     return Comparison(
         pair=pair.name,
         numerator=pair.numerator,
@@ -165,7 +163,6 @@ def _pooled(
         r: "flagged" if r in excluded else "not measured validly by both"
         for r in sorted(measured - set(rounds))
     }
-    slo = num.sustainable_rps.slo_ms if num.sustainable_rps else None
     return _comparison(
         pair,
         num,
@@ -177,7 +174,6 @@ def _pooled(
         at_rps=at_rps,
         ratios={},
         left_out=left_out,
-        slo_ms=slo,
     )
 
 

@@ -56,24 +56,23 @@ def _rates(text: str) -> tuple[float, ...]:
     return values
 
 
-def _positive(text: str) -> float:
+def _number(text: str, low: float, high: float, what: str) -> float:
+    """Return text as a number strictly between low and high, or refuse it in one line."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        value = float("nan")
+    if not low < value < high:  # NaN fails every comparison
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
     return value
+
+
+def _positive(text: str) -> float:
+    return _number(text, 0.0, float("inf"), "a positive number")
 
 
 def _confidence(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
-    return value
+    return _number(text, 0.0, 1.0, "a number in (0, 1)")
 
 
 def build_parser() -> argparse.ArgumentParser:
