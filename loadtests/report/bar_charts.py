@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from loadtests.report.load import Run, number, spread_of
+from loadtests.report.load import Run, number, ranked_source, spread_of
 from loadtests.report.style import INVALID_GREY, colours, error_bar, no_data
 
 PARTS = (
@@ -105,19 +105,22 @@ def _index(key: str) -> int:
 
 
 def grid(run: Run, order: list[str]) -> Figure:
-    """Draw peak throughput by server, one bar per framework (validated def handlers)."""
+    """Draw throughput by server, one bar per framework (validated def handlers), from the
+    verdict's source; the other tool's figure is a hollow mark beside it, context only."""
     servers = ["gunicorn", "uvicorn", "granian"]
     frameworks = ["flask", "fastapi"]
+    source = ranked_source(run)
     fig, ax = plt.subplots(figsize=(8.0, 3.4))
     cells = {
         (t.get("framework"), t.get("server")): (n, t)
         for n, t in run.targets.items()
-        if t.get("handler") == "def" and t.get("peak")
+        if t.get("handler") == "def" and number((t.get(source.phase) or {}).get("rps"))
     }
     if not cells:
         no_data(ax)
         return fig
     width = 0.38
+    context_drawn = False
     for i, framework in enumerate(frameworks):
         for j, server in enumerate(servers):
             x = j + (i - 0.5) * width
@@ -125,26 +128,30 @@ def grid(run: Run, order: list[str]) -> Figure:
                 ax.text(x, 0, "n/a", ha="center", va="bottom", color="#888", fontsize=8)
                 continue
             name, target = cells[(framework, server)]
-            peak = target["peak"]
-            valid = peak.get("valid", True)
+            phase = target[source.phase]
+            rps, valid = float(phase["rps"]), phase.get("valid", True)
             ax.bar(
                 x,
-                peak["rps"],
+                rps,
                 width,
                 color=colours(run)[name] if valid else "white",
                 hatch="" if framework == "flask" else "//",
                 edgecolor="white" if valid else INVALID_GREY,
                 label=name if valid else f"{name} (invalid)",
             )
-            pair = spread_of(peak, "rps")
+            pair = spread_of(phase, "rps")
             if pair:
-                ax.errorbar(
-                    x, peak["rps"], yerr=error_bar(peak["rps"], pair), color="#333", capsize=3
-                )
-            top = max(peak["rps"], pair[1] if pair else 0.0)
-            ax.text(x, top, f"{peak['rps']:,.0f}", ha="center", va="bottom", fontsize=8)
+                ax.errorbar(x, rps, yerr=error_bar(rps, pair), color="#333", capsize=3)
+            top = max(rps, pair[1] if pair else 0.0)
+            context = number((target.get(source.context_phase) or {}).get("rps"))
+            if context is not None:
+                label = None if context_drawn else f"{source.context_tool} (context, not ranked)"
+                ax.plot(x, context, "D", mfc="none", color="#555", markersize=5, label=label)
+                context_drawn = True
+                top = max(top, context)
+            ax.text(x, top, f"{rps:,.0f}", ha="center", va="bottom", fontsize=8)
     ax.set_xticks(range(len(servers)), servers)
-    ax.set_ylabel("peak POST /predict req/s")
+    ax.set_ylabel(f"POST /predict req/s ({source.tool})")
     ax.grid(axis="x", visible=False)
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
     ax.margins(y=0.15)

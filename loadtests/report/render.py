@@ -32,6 +32,7 @@ from loadtests.report.load import (
     figure,
     load_run,
     lookup,
+    ranked_source,
     round_values,
     spread_of,
 )
@@ -90,6 +91,7 @@ def context(run: Run, charts: list[Chart]) -> dict[str, Any]:
         "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "verdict": [*verdict(run), *sweep_sentence(claims)],
         "headline_columns": [c.heading for c in view.headline_columns(run)],
+        "throughput": ranked_source(run),
         "headline": view.headline(run),
         "ratio_columns": [heading for _, heading in view.RATIO_FIGURES],
         "framework_pairs": view.ratio_rows(run, "framework"),
@@ -303,15 +305,20 @@ def reference_block(run: Run) -> str:
     rate = common_rate(run)
     at = f"at {rate:,.0f} req/s" if rate is not None else "at the lowest rate"
     slo = settings.get("slo_ms")
+    source = ranked_source(run)  # the verdict's tool first, the other beside it as context
+    phases = (source.phase, source.context_phase)
+    ranked, context = (view.THROUGHPUT_HEADINGS[p] for p in phases)
     lines = [
-        f"| target | peak req/s (Locust) | wrk req/s | sustainable req/s (p99 ≤ {slo} ms) "
+        f"| target | {ranked} | {context} · context | sustainable req/s (p99 ≤ {slo} ms) "
         f"| p99 ms {at} | /predict : noop | invalid-mix errors |",
         "|---|--:|--:|--:|--:|--:|--:|",
     ]
     for name, target in run.targets.items():
-        peak = fmt(figure(run, f"{name}.peak.rps"), "rps")
-        if not (target.get("peak") or {}).get("valid", True):
-            peak += " (invalid)"
+        closed = [
+            fmt(figure(run, f"{name}.{p}.rps"), "rps")
+            + ("" if (target.get(p) or {}).get("valid", True) else " (invalid)")
+            for p in phases
+        ]
         sustained = target.get("sustainable_rps") or {}
         text = fmt(figure(run, f"{name}.sustainable_rps.median"), "rps")
         if sustained.get("median") is not None and sustained.get("at_least"):
@@ -320,7 +327,7 @@ def reference_block(run: Run) -> str:
         index = curve_index(target, rate)
         p99 = figure(run, f"{name}.latency_curve.{index}.p99_ms") if index is not None else None
         lines.append(
-            f"| `{name}` | {peak} | {fmt(figure(run, f'{name}.wrk.rps'), 'rps')} "
+            f"| `{name}` | {closed[0]} | {closed[1]} "
             f"| {text}{f' ({ci})' if ci else ''} | {fmt(p99, 'ms')} "
             f"| {fmt((target.get('ratios') or {}).get('predict_to_noop'), 'ratio')} "
             f"| {fmt(figure(run, f'{name}.invalid_mix.error_rate'), 'pct')} |"

@@ -17,6 +17,7 @@ from loadtests.report.view._method import (
 from loadtests.report.view._tables import (
     COMPARED,
     RATIO_FIGURES,
+    THROUGHPUT_HEADINGS,
     Column,
     describe,
     headline,
@@ -33,6 +34,7 @@ __all__ = [
     "LIMITS",
     "RATIO_FIGURES",
     "SATURATED_PCT",
+    "THROUGHPUT_HEADINGS",
     "WARNING_NOTES",
     "Column",
     "calibration_text",

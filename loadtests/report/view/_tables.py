@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from loadtests.report.format import DASH, Cell, cell, comparison_cell, fmt, sustainable_cell
-from loadtests.report.load import Data, Run, common_rate, curve_index
+from loadtests.report.load import Data, Run, common_rate, curve_index, ranked_source
 
 RATIO_FIGURES: tuple[tuple[str, str], ...] = (
     # (Comparison.figure, heading); a ratio is numerator / denominator
@@ -24,6 +24,11 @@ COMPARED: tuple[tuple[str, str, str], ...] = (
     ("derived.cpu_us_per_request", "us", "CPU µs / req"),
     ("derived.peak_rss_mb", "mb", "peak RSS MiB"),
 )
+
+
+# The headings of the two closed-loop throughput figures: the verdict's source comes first,
+# the other tool beside it as context (ranked_source).
+THROUGHPUT_HEADINGS = {"wrk": "wrk req/s", "peak": "peak req/s (Locust)"}
 
 
 def describe(target: Data) -> str:
@@ -46,9 +51,14 @@ def headline_columns(run: Run) -> list[Column]:
     slo = (run.summary.get("settings") or {}).get("slo_ms")
     at = f"at {rate:,.0f} req/s" if rate is not None else "at the curve's lowest rate"
     bound = f" (p99 ≤ {slo:g} ms)" if slo else ""
+    source = ranked_source(run)
     return [
-        Column("peak.rps", "rps", "peak req/s (Locust)"),
-        Column("wrk.rps", "rps", "wrk req/s"),
+        Column(f"{source.phase}.rps", "rps", THROUGHPUT_HEADINGS[source.phase]),
+        Column(
+            f"{source.context_phase}.rps",
+            "rps",
+            f"{THROUGHPUT_HEADINGS[source.context_phase]} · context",
+        ),
         Column("sustainable_rps.median", "rps", f"sustainable req/s{bound}"),
         Column("latency_curve@.p99_ms", "ms", f"p99 ms {at}"),
         Column("invalid_mix.error_rate", "pct", "invalid-mix errors"),
