@@ -148,7 +148,6 @@ def grid(run: Run, order: list[str]) -> Figure:
                 label = None if context_drawn else f"{source.context_tool} (context, not ranked)"
                 ax.plot(x, context, "D", mfc="none", color="#555", markersize=5, label=label)
                 context_drawn = True
-                top = max(top, context)
             ax.text(x, top, f"{rps:,.0f}", ha="center", va="bottom", fontsize=8)
     ax.set_xticks(range(len(servers)), servers)
     ax.set_ylabel(f"POST /predict req/s ({source.tool})")
