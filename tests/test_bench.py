@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -18,9 +19,10 @@ import pytest
 from loadtests.bench.cli import build_parser, settings_from
 from loadtests.bench.config import DEFAULT, QUICK, WRK_CONNECTIONS, RunSettings
 from loadtests.bench.phases import Served, Server
-from loadtests.bench.summary import aggregate
+from loadtests.bench.summary import CPU_BENCHES, aggregate
 from loadtests.common import hdr as _hdr
 from loadtests.common.procs import Ledger, Managed, Registry, is_gone
+from loadtests.common.runfiles import BENCHMARKS_CPU_FILE
 from loadtests.common.servers import start, wait_ready
 from loadtests.loadgen import wrk as _wrk
 from loadtests.loadgen.stepworker import FIFO_PRIORITY, NICE_FALLBACK, NORMAL
@@ -302,6 +304,36 @@ def test_tiny_run_writes_every_file(tiny_run: Path) -> None:
     assert any(float(s["server_cpu_pct"] or 0) > 0 for s in samples)
     assert json.loads((tiny_run / "benchmarks.json").read_text())["benchmarks"]
     assert all(is_gone(pid) for pid in ledger_pids(tiny_run))
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.timeout(150)
+def test_tiny_run_times_the_benches_on_both_clocks(tiny_run: Path) -> None:
+    """benchmarks.json on the wall clock, BENCHMARKS_CPU_FILE on the CPU clock, both in
+    summary.json; each target's CPU split adds up to its server CPU per request."""
+    wall = json.loads((tiny_run / "benchmarks.json").read_text())["benchmarks"]
+    cpu = json.loads((tiny_run / BENCHMARKS_CPU_FILE).read_text())["benchmarks"]
+    assert {b["options"]["timer"] for b in wall} == {"perf_counter"}
+    assert {b["options"]["timer"] for b in cpu} == {"process_time"}
+    assert {b["name"] for b in cpu} == set(CPU_BENCHES)
+    summary = json.loads((tiny_run / "summary.json").read_text())
+    for bench in cpu:
+        figures = summary["benchmarks"][bench["name"]]
+        assert figures["cpu"]["median_us"] == round(bench["stats"]["median"] * 1e6, 3)
+    for name, target in summary["targets"].items():
+        split = target["decomposition"]["cpu"]
+        per_round = [r["cpu_us_per_request"] for r in target["rounds"] if r["cpu_us_per_request"]]
+        assert split["server_us"] == round(statistics.median(per_round), 3), name
+        added = sum(split[k] for k in ("model_us", "validation_us", "framework_us"))
+        assert added + split["server_kernel_us"] == pytest.approx(split["server_us"], abs=0.01)
+        request = (
+            "test_flask_request[validated]" if name == "flask" else "test_fastapi_request[def]"
+        )
+        assert split["in_process_us"] == summary["benchmarks"][request]["cpu"]["median_us"]
+        assert (
+            target["decomposition"]["in_process_us"] == summary["benchmarks"][request]["median_us"]
+        )
 
 
 @pytest.mark.integration

@@ -258,7 +258,11 @@ class TargetRecord:
             "wrk": wrk,
             "locust_vs_wrk": ratio(peak, wrk),
             "decomposition": decomposition(
-                self.info.get("framework"), self.info.get("handler"), sweep, benchmarks
+                self.info.get("framework"),
+                self.info.get("handler"),
+                sweep,
+                benchmarks,
+                server_cpu_us=_median([f.cpu_us_per_request for f in self.per_round.values()]),
             ),
         }
         entry["flags"] = flags(entry)

@@ -37,6 +37,7 @@ from loadtests.common.runfiles._robustness import (
     write_matrix_files,
 )
 from loadtests.common.runfiles._summary import (
+    BENCHMARKS_CPU_FILE,
     PHASE_FIELDS,
     PHASE_ROW_COLUMNS,
     PHASES_FILE,
@@ -44,9 +45,11 @@ from loadtests.common.runfiles._summary import (
     SUMMARY_SCHEMA,
     VERDICT_FIGURES,
     BenchFigures,
+    BenchStats,
     CalibrationFigures,
     Comparison,
     Controls,
+    CpuDecomposition,
     CurvePoint,
     Decomposition,
     DocsCheck,
@@ -68,6 +71,7 @@ from loadtests.common.runfiles._summary import (
 )
 
 __all__ = [
+    "BENCHMARKS_CPU_FILE",
     "MATRIX_COLUMNS",
     "MATRIX_STEM",
     "PHASES_FILE",
@@ -78,9 +82,11 @@ __all__ = [
     "UNITS",
     "VERDICT_FIGURES",
     "BenchFigures",
+    "BenchStats",
     "CalibrationFigures",
     "Comparison",
     "Controls",
+    "CpuDecomposition",
     "CurvePoint",
     "Decomposition",
     "DocsCheck",
