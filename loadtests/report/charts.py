@@ -97,9 +97,14 @@ REPORT_CHARTS: tuple[tuple[str, str, str, ChartFn], ...] = (
     ),
     (
         "decomposition",
-        "Where a request's time goes",
-        "Model, validation and framework from the in-process benches (medians); "
-        "server, network and client = HTTP p50 at one user minus the in-process request.",
+        "CPU per request: where a request's work goes, with the wall time beside it",
+        "Left, CPU time, parts that add up: model, validation and framework from the "
+        "in-process benches on the CPU clock (time.process_time, every thread of the process; "
+        "medians), server and kernel = the server's CPU per request under load (wrk phase, "
+        "median over rounds; the black tick) minus the in-process request's CPU; hatched: a "
+        "negative part (the in-process call costs more CPU than a request under load). Right, "
+        "wall time, not additive: one in-process request, and the HTTP p50 at one user "
+        "(Locust).",
         decomposition,
     ),
     (

@@ -20,6 +20,7 @@ from loadtests.bench.compare import COMMON_RATE_SHARE, capacity, throughput_sour
 from loadtests.common.runfiles import (
     Comparison,
     Controls,
+    CpuDecomposition,
     CurvePoint,
     Decomposition,
     MatrixFile,
@@ -53,6 +54,7 @@ KNOWN_KEYS = frozenset().union(
             Controls,
             Ratios,
             Decomposition,
+            CpuDecomposition,
             OverloadResult,
             CurvePoint,
             Sustainable,

@@ -100,7 +100,8 @@ def context(run: Run, charts: list[Chart]) -> dict[str, Any]:
         "charts": {c.name: c for c in charts},
         "colours": colours(run),
         "controls": _controls(run),
-        "decomposition": _decomposition(run),
+        "decomposition": view.decomposition_rows(run),
+        "cpu_parts": view.CPU_PARTS,
         "error_path": error_path_rows(run),
         "matrix": matrix_view(run),
         "warnings": view.warnings(run),
@@ -132,15 +133,6 @@ def _controls(run: Run) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def _decomposition(run: Run) -> list[dict[str, Any]]:
-    keys = ("model_us", "validation_us", "framework_us", "server_network_us", "http_p50_us")
-    return [
-        {"name": n, **{k: t["decomposition"].get(k) for k in keys}}
-        for n, t in run.targets.items()
-        if t.get("decomposition")
-    ]
 
 
 def render(run_dir: Path) -> tuple[Path, Path]:

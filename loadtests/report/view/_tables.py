@@ -15,6 +15,8 @@ RATIO_FIGURES: tuple[tuple[str, str], ...] = (
     ("p99", "p99 at a common rate"),
     ("cpu_per_request", "CPU / req"),
 )
+# The CPU split's columns, in the order the parts add up (CpuDecomposition).
+CPU_PARTS = ("model_us", "validation_us", "framework_us", "server_kernel_us", "server_us")
 COMPARED: tuple[tuple[str, str, str], ...] = (
     # (key under the target, unit, heading): the figures two runs are compared on
     ("peak.rps", "rps", "peak req/s (Locust)"),
@@ -138,3 +140,24 @@ def rounds_table(run: Run) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def decomposition_rows(run: Run) -> list[dict[str, Any]]:
+    """Return each target's CPU split (None in a run before the CPU clock) and wall figures."""
+    rows = []
+    for name, target in run.targets.items():
+        split = target.get("decomposition")
+        if not split:
+            continue
+        cpu = split.get("cpu")
+        server = (cpu or {}).get("server_us")
+        rows.append(
+            {
+                "name": name,
+                "cpu": cpu,
+                "model_share": f"{100 * cpu['model_us'] / server:.1f} %" if server else DASH,
+                "in_process_us": split.get("in_process_us"),
+                "http_p50_us": split.get("http_p50_us"),
+            }
+        )
+    return rows
