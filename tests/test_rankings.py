@@ -85,17 +85,24 @@ def def_targets(run: Run) -> dict[str, Data]:
     return {n: t for n, t in run.targets.items() if t.get("handler") == "def"}
 
 
-def test_the_run_with_wrk_ranks_on_wrk_as_its_verdict_does(with_wrk: Run) -> None:
-    run = with_wrk
+def ranks_as_its_verdict(run: Run, phase: str) -> tuple[list[float], str]:
+    """Check that the run's verdict and its grid both rank on phase's figures; return the
+    grid's context marks and y label."""
     source = ranked_source(run)
-    assert (source.phase, source.tool, source.context_tool) == ("wrk", "wrk", "Locust")
+    assert source.phase == phase
     throughput = [c for c in run.comparisons if c.figure == "throughput"]
     assert throughput
     assert {c.source for c in throughput} == {source.label}
     drawn, marks, ylabel = grid_data(run)
-    targets = def_targets(run)
-    assert drawn == {n: t["wrk"]["rps"] for n, t in targets.items()}
-    assert marks == sorted(t["peak"]["rps"] for t in targets.values())
+    assert drawn == {n: t[phase]["rps"] for n, t in def_targets(run).items()}
+    return marks, ylabel
+
+
+def test_the_run_with_wrk_ranks_on_wrk_as_its_verdict_does(with_wrk: Run) -> None:
+    run = with_wrk
+    marks, ylabel = ranks_as_its_verdict(run, "wrk")
+    assert (ranked_source(run).tool, ranked_source(run).context_tool) == ("wrk", "Locust")
+    assert marks == sorted(t["peak"]["rps"] for t in def_targets(run).values())
     assert "wrk" in ylabel
     columns = headline_columns(run)
     assert [c.key for c in columns[:2]] == ["wrk.rps", "peak.rps"]
@@ -118,14 +125,8 @@ def test_a_stored_verdict_keeps_its_own_source() -> None:
 
 
 def test_the_run_without_wrk_ranks_on_locust_as_its_verdict_does(no_wrk: Run) -> None:
-    source = ranked_source(no_wrk)
-    assert (source.phase, source.tool) == ("peak", "Locust")
-    throughput = [c for c in no_wrk.comparisons if c.figure == "throughput"]
-    assert throughput
-    assert {c.source for c in throughput} == {source.label}
-    drawn, marks, ylabel = grid_data(no_wrk)
-    targets = def_targets(no_wrk)
-    assert drawn == {n: t["peak"]["rps"] for n, t in targets.items()}
+    marks, ylabel = ranks_as_its_verdict(no_wrk, "peak")
+    assert ranked_source(no_wrk).tool == "Locust"
     assert marks == []  # wrk did not run: no context to show
     assert "Locust" in ylabel
     assert [c.key for c in headline_columns(no_wrk)[:2]] == ["peak.rps", "wrk.rps"]
