@@ -8,6 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from loadtests.report.load import Data, Run, number, ranked_source, spread_of
 from loadtests.report.style import INVALID_GREY, colours, error_bar, no_data
@@ -19,6 +20,7 @@ PARTS = (
     ("framework_us", "framework (in-process)", "#E69F00"),
     ("server_kernel_us", "server and kernel (the rest under load)", "#BBBBBB"),
 )
+NEGATIVE = "crossed out: a negative part (in-process CPU above the server's per request)"
 # Wall time, not additive: one in-process request, and one request over HTTP at one user.
 WALL = (
     ("in_process_us", "in-process request", "#CC79A7"),
@@ -79,7 +81,8 @@ def decomposition(run: Run, order: list[str]) -> Figure:
     """Draw the CPU per request as stacked parts that add up to the server's CPU under load,
     and beside it the wall time of one request in-process and over HTTP (not additive)."""
     rows = [(n, t["decomposition"]) for n, t in run.targets.items() if t.get("decomposition")]
-    height = 0.42 * max(len(rows), 2) + 1.4
+    legend_in = 0.8  # three rows of legend below the panels
+    height = 0.42 * max(len(rows), 2) + 1.4 + legend_in
     fig, (cpu_ax, wall_ax) = plt.subplots(
         1, 2, figsize=(9.6, height), sharey=True, width_ratios=[1.4, 1]
     )
@@ -109,11 +112,14 @@ def decomposition(run: Run, order: list[str]) -> Figure:
     for ax in (cpu_ax, wall_ax):
         ax.grid(axis="y", visible=False)
         ax.margins(x=0.14)
-    cpu_handles, cpu_labels = cpu_ax.get_legend_handles_labels()
-    wall_handles, wall_labels = wall_ax.get_legend_handles_labels()
-    handles, labels = cpu_handles + wall_handles, cpu_labels + wall_labels
-    fig.legend(handles, labels, loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.04))
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    # Proxies, not the bars: a bar's legend entry copies its first row, which may be a
+    # crossed-out negative part.
+    handles = [Patch(facecolor=c, label=label) for _, label, c in PARTS] if any(cpu) else []
+    if any((number(d.get(key)) or 0.0) < 0 for d in cpu for key, *_ in PARTS):
+        handles.append(Patch(facecolor="none", edgecolor="#444", hatch="xx", label=NEGATIVE))
+    handles += [Patch(facecolor=c, label=label) for _, label, c in WALL]
+    fig.legend(handles=handles, loc="lower center", ncol=3, bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, legend_in / height, 1, 1))
     return fig
 
 
