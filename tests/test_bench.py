@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -19,9 +20,10 @@ from loadtests.bench.cli import settings_from
 from loadtests.bench.config import DEFAULT, QUICK, WRK_CONNECTIONS, RunSettings, aa_twin
 from loadtests.bench.options import build_parser
 from loadtests.bench.runner import visit_order
-from loadtests.bench.summary import aggregate
+from loadtests.bench.summary import CPU_BENCHES, aggregate
 from loadtests.common import hdr as _hdr
 from loadtests.common.procs import Ledger, Managed, Registry, is_gone
+from loadtests.common.runfiles import BENCHMARKS_CPU_FILE
 from loadtests.common.servers import start, wait_ready
 from loadtests.loadgen import wrk as _wrk
 from loadtests.loadgen.stepworker import FIFO_PRIORITY, NICE_FALLBACK, NORMAL
@@ -389,6 +391,34 @@ def test_a_ladder_above_a_targets_peak_is_refused_and_nothing_is_left(
     run_dir = (tmp_path / "latest").resolve()
     assert json.loads((run_dir / "summary.json").read_text())["status"] == "failed"
     assert all(is_gone(pid) for pid in ledger_pids(run_dir))
+
+
+@pytest.mark.timeout(150)
+def test_tiny_run_times_the_benches_on_both_clocks(tiny_run: Path) -> None:
+    """benchmarks.json on the wall clock, BENCHMARKS_CPU_FILE on the CPU clock, both in
+    summary.json; each target's CPU split adds up to its server CPU per request."""
+    wall = json.loads((tiny_run / "benchmarks.json").read_text())["benchmarks"]
+    cpu = json.loads((tiny_run / BENCHMARKS_CPU_FILE).read_text())["benchmarks"]
+    assert {b["options"]["timer"] for b in wall} == {"perf_counter"}
+    assert {b["options"]["timer"] for b in cpu} == {"process_time"}
+    assert {b["name"] for b in cpu} == set(CPU_BENCHES)
+    summary = json.loads((tiny_run / "summary.json").read_text())
+    for bench in cpu:
+        figures = summary["benchmarks"][bench["name"]]
+        assert figures["cpu"]["median_us"] == round(bench["stats"]["median"] * 1e6, 3)
+    for name, target in summary["targets"].items():
+        split = target["decomposition"]["cpu"]
+        per_round = [r["cpu_us_per_request"] for r in target["rounds"] if r["cpu_us_per_request"]]
+        assert split["server_us"] == round(statistics.median(per_round), 3), name
+        added = sum(split[k] for k in ("model_us", "validation_us", "framework_us"))
+        assert added + split["server_kernel_us"] == pytest.approx(split["server_us"], abs=0.01)
+        request = (
+            "test_flask_request[validated]" if name == "flask" else "test_fastapi_request[def]"
+        )
+        assert split["in_process_us"] == summary["benchmarks"][request]["cpu"]["median_us"]
+        assert (
+            target["decomposition"]["in_process_us"] == summary["benchmarks"][request]["median_us"]
+        )
 
 
 @pytest.mark.integration

@@ -235,13 +235,14 @@ def pooled_percentile(
     )
 
 
-def _throughput_source(num: TargetSummary, den: TargetSummary) -> tuple[str, Pick]:
-    """Use wrk's peak (one concurrency for every target) whenever wrk measured both; Locust's
-    only when it did not. The rule was "Locust when it was valid in every round": on this
-    VM that held in one default run of 23 for the default pair, and switched its ratio from
-    wrk's 1.17-1.24 to Locust's 1.41 (each target at its own peak level), so a run's tool,
-    not the servers, moved the figure."""
-    rounds = [*num.rounds, *den.rounds]
+def throughput_source(*targets: TargetSummary) -> tuple[str, Pick]:
+    """Use wrk's peak (one concurrency for every target) whenever wrk measured the targets;
+    Locust's only when it did not. The rule was "Locust when it was valid in every round": on
+    this VM that held in one default run of 23 for the default pair, and switched its ratio
+    from wrk's 1.17-1.24 to Locust's 1.41 (each target at its own peak level), so a run's
+    tool, not the servers, moved the figure. Every ranking of throughput in the report uses
+    the same rule over all the run's targets."""
+    rounds = [f for target in targets for f in target.rounds]
     if rounds and all(f.wrk_rps is None for f in rounds):
         return "Locust (closed loop, peak level; wrk was not run)", lambda f: (
             f.locust_rps,
@@ -291,7 +292,7 @@ def compare(
         num, den = targets.get(pair.numerator), targets.get(pair.denominator)
         if num is None or den is None or not num.rounds or not den.rounds:
             continue
-        source, pick = _throughput_source(num, den)
+        source, pick = throughput_source(num, den)
         out.append(_one(pair, targets, "throughput", source, pick, excluded, higher_is_better=True))
         if num.rungs and den.rungs:
             out.append(pooled_sustainable(pair, num, den, excluded, confidence))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from loadtests.bench.config import RunSettings
@@ -237,7 +238,11 @@ class TargetRecord:
             "wrk": wrk,
             "locust_vs_wrk": ratio(peak, wrk),
             "decomposition": decomposition(
-                self.info.get("framework"), self.info.get("handler"), sweep, benchmarks
+                self.info.get("framework"),
+                self.info.get("handler"),
+                sweep,
+                benchmarks,
+                server_cpu_us=_median(f.cpu_us_per_request for f in self.per_round.values()),
             ),
         }
         entry["flags"] = flags(entry)
@@ -262,6 +267,12 @@ class TargetRecord:
                 "alone": self.alone,
             }
         )
+
+
+def _median(values: Iterable[float | None]) -> float | None:
+    """Return the median of the known values, rounded (None when none is known)."""
+    present = [v for v in values if v is not None]
+    return round(statistics.median(present), 3) if present else None
 
 
 def flags(entry: dict[str, Any]) -> list[str]:

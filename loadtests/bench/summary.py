@@ -38,6 +38,8 @@ REQUEST_BENCH = {
 }
 MODEL_BENCH = "test_predict[onnx]"
 VALIDATION_BENCH = "test_parse_and_validate"
+# The benches the decomposition reads: the only ones timed on the CPU clock as well.
+CPU_BENCHES = (*REQUEST_BENCH.values(), MODEL_BENCH, VALIDATION_BENCH)
 Figures = dict[str, Any]
 
 
@@ -113,23 +115,40 @@ def decomposition(
     handler: str | None,
     sweep: list[Figures],
     benchmarks: dict[str, Figures],
+    server_cpu_us: float | None,
 ) -> Figures | None:
-    """Return the per-request split (us): model, validation, framework, server+network."""
+    """Return the per-request split (us): on the wall clock, model, validation, framework and
+    server+network (HTTP p50 at one user); on the CPU clock, model, validation, framework
+    and server and kernel, adding up to server_cpu_us (the server's CPU per request)."""
     request = benchmarks.get(REQUEST_BENCH.get((framework or "", handler or ""), ""))
     model = benchmarks.get(MODEL_BENCH)
     single = next((p for p in sweep if p.get("users") == 1 and p.get("p50_ms")), None)
     if request is None or model is None:
         return None
-    validation = (
-        0.0 if handler == "seed" else (benchmarks.get(VALIDATION_BENCH) or {}).get("median_us", 0.0)
-    )
-    in_process = request["median_us"]
+    validation = {} if handler == "seed" else benchmarks.get(VALIDATION_BENCH) or {}
+    wall = _split(request, model, validation)
     http = single["p50_ms"] * 1000 if single else None
+    cpu = None
+    if all(b.get("cpu") for b in (request, model, validation) if b):
+        cpu = _split(request["cpu"], model["cpu"], validation.get("cpu"))
+        rest = server_cpu_us - cpu["in_process_us"] if server_cpu_us is not None else None
+        cpu["server_kernel_us"] = round(rest, 3) if rest is not None else None
+        cpu["server_us"] = server_cpu_us
     return {
-        "model_us": model["median_us"],
-        "validation_us": validation,
-        "framework_us": round(in_process - model["median_us"] - validation, 2),
-        "in_process_us": in_process,
+        **wall,
         "http_p50_us": http,
-        "server_network_us": round(http - in_process, 2) if http is not None else None,
+        "server_network_us": round(http - wall["in_process_us"], 2) if http is not None else None,
+        "cpu": cpu,
+    }
+
+
+def _split(request: Figures, model: Figures, validation: Figures | None = None) -> Figures:
+    """Return model, validation and framework (the request minus both) on one clock."""
+    in_process, model_us = request["median_us"], model["median_us"]
+    validation_us = (validation or {}).get("median_us", 0.0)
+    return {
+        "model_us": model_us,
+        "validation_us": validation_us,
+        "framework_us": round(in_process - model_us - validation_us, 3),
+        "in_process_us": in_process,
     }

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from loadtests.report.bar_charts import decomposition, error_path, grid, sustainable
 from loadtests.report.curve_charts import latency, throughput
-from loadtests.report.load import Run, number, spread_of
+from loadtests.report.load import Run, number, ranked_source, spread_of
 from loadtests.report.style import STYLE, Chart, colours, error_bar, inline_svg, no_data
 
 
@@ -31,7 +31,8 @@ def _finish(fig: Figure, out: Path, name: str, title: str, caption: str) -> Char
 
 
 def compare_peaks(base: Run, new: Run, order: list[str]) -> Figure:
-    """Draw each target's peak and sustainable throughput in the base run and the new run."""
+    """Draw each target's throughput (each run's verdict source) and sustainable throughput
+    in the base run and the new run."""
     names = [n for n in order if n in base.targets or n in new.targets]
     fig, axes = plt.subplots(1, 2, figsize=(10.0, 3.6), squeeze=False)
     if not names:
@@ -39,21 +40,24 @@ def compare_peaks(base: Run, new: Run, order: list[str]) -> Figure:
             no_data(ax)
         return fig
     palette = {**colours(base), **colours(new)}
+    runs = ((-0.2, base, ranked_source(base), 0.45), (0.2, new, ranked_source(new), 1.0))
+    tools = dict.fromkeys(source.tool for _, _, source, _ in runs)
     panels = (
-        ("peak", "rps", "peak req/s (Locust)"),
+        ("throughput", "rps", f"req/s ({' → '.join(tools)})"),
         ("sustainable_rps", "median", "sustainable req/s"),
     )
     for ax, (part, key, title) in zip(axes[0], panels, strict=True):
         for k, name in enumerate(names):
-            for offset, run, alpha in ((-0.2, base, 0.45), (0.2, new, 1.0)):
-                found = (run.targets.get(name) or {}).get(part) or {}
+            for offset, run, source, alpha in runs:
+                phase = source.phase if part == "throughput" else part
+                found = (run.targets.get(name) or {}).get(phase) or {}
                 value = number(found.get(key))
                 if value is None:
                     continue
                 ax.bar(k + offset, value, 0.4, color=palette[name], edgecolor="white", alpha=alpha)
                 pair = (
                     spread_of(found, key)
-                    if part == "peak"
+                    if part == "throughput"
                     else (number(found.get("low")), number(found.get("high")))
                 )
                 if pair and pair[0] is not None and pair[1] is not None:
@@ -93,16 +97,23 @@ REPORT_CHARTS: tuple[tuple[str, str, str, ChartFn], ...] = (
     ),
     (
         "decomposition",
-        "Where a request's time goes",
-        "Model, validation and framework from the in-process benches (medians); "
-        "server, network and client = HTTP p50 at one user minus the in-process request.",
+        "CPU per request: where a request's work goes, with the wall time beside it",
+        "Left, CPU time, parts that add up: model, validation and framework from the "
+        "in-process benches on the CPU clock (time.process_time, every thread of the process; "
+        "medians), server and kernel = the server's CPU per request under load (wrk phase, "
+        "median over rounds; the black tick) minus the in-process request's CPU; hatched: a "
+        "negative part (the in-process call costs more CPU than a request under load). Right, "
+        "wall time, not additive: one in-process request, and the HTTP p50 at one user "
+        "(Locust).",
         decomposition,
     ),
     (
         "grid",
         "Framework \u00d7 server",
-        "Peak throughput of the validated def handlers (grey: invalid); granian serves both "
-        "frameworks, so its pair isolates the framework.",
+        "Throughput of the validated def handlers from the verdict's source (wrk whenever wrk "
+        "ran, else Locust's peak; the axis names it), median over rounds, bars: min-max; "
+        "hollow diamonds: the other tool, context only, not ranked; white with a grey edge: "
+        "invalid. granian serves both frameworks, so its pair isolates the framework.",
         grid,
     ),
     (
@@ -130,8 +141,9 @@ def draw_compare(base: Run, new: Run, out: Path) -> list[Chart]:
     with plt.rc_context(STYLE):  # type: ignore[arg-type]
         fig = compare_peaks(base, new, order)
         caption = (
-            "Pale: base run; solid: new run; bars: min-max over rounds (peak), "
-            "95 % interval (sustainable)."
+            "Pale: base run; solid: new run; left: each run's throughput from its verdict's "
+            "source (wrk whenever wrk ran, else Locust's peak), bars: min-max over rounds; "
+            "right: sustainable throughput, bars: 95 % interval."
         )
-        title = "Peak and sustainable throughput"
+        title = "Throughput and sustainable throughput"
         return [_finish(fig, out, f"compare-{base.run_id}", title, caption)]

@@ -48,10 +48,11 @@ def _figures(run: Run, pair: str) -> tuple[str, str]:
     parts, word = [], ""
     for figure in VERDICT_FIGURES:
         comp = run.comparison(pair, figure)
-        if comp is None or comp.median is None:
+        if comp is None:
             continue
         name = "sustainable throughput" if figure == "sustainable" else figure
-        parts.append(f"{name} {ratio_text(comp)}")
+        found = ratio_text(comp) if comp.median is not None else "undecided (no usable round)"
+        parts.append(f"{name} {found}")
         word = word or comp.word
     return "; ".join(parts), word
 

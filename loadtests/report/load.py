@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loadtests.bench.compare import COMMON_RATE_SHARE, capacity
+from loadtests.bench.compare import COMMON_RATE_SHARE, capacity, throughput_source
 from loadtests.common.runfiles import (
     Comparison,
     Controls,
+    CpuDecomposition,
     CurvePoint,
     Decomposition,
     MatrixFile,
@@ -53,6 +54,7 @@ KNOWN_KEYS = frozenset().union(
             Controls,
             Ratios,
             Decomposition,
+            CpuDecomposition,
             OverloadResult,
             CurvePoint,
             Sustainable,
@@ -229,6 +231,36 @@ def validity(run: Run, key: str) -> str | None:
     if not isinstance(parent, dict) or parent.get("valid", True):
         return None
     return str(parent.get("invalid_reason") or "load generator without headroom")
+
+
+# --- the throughput every ranking draws -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThroughputSource:
+    """The phase every throughput ranking draws (the verdict's source), and the other tool's
+    phase, shown beside it only as context."""
+
+    phase: str  # under each target: "wrk", or "peak" (Locust's closed-loop peak)
+    tool: str  # "wrk" or "Locust"
+    label: str  # the verdict's words for it (Comparison.source)
+    context_phase: str
+    context_tool: str
+
+
+def ranked_source(run: Run) -> ThroughputSource:
+    """Return the throughput every ranking draws: the source of the run's throughput
+    comparisons (the verdict's), or where they name none or several (an older rule), the
+    verdict's rule over all the run's targets: wrk whenever wrk ran, else Locust's peak."""
+    stated = {c.source for c in run.comparisons if c.figure == "throughput"}
+    if len(stated) == 1:
+        (label,) = stated
+    else:
+        targets = (TargetSummary.model_validate(t) for t in run.targets.values())
+        label, _ = throughput_source(*targets)
+    if label.startswith("Locust"):
+        return ThroughputSource("peak", "Locust", label, "wrk", "wrk")
+    return ThroughputSource("wrk", "wrk", label, "peak", "Locust")
 
 
 # --- the latency curve ----------------------------------------------------------------

@@ -34,6 +34,7 @@ from loadtests.report.load import (
     figure,
     load_run,
     lookup,
+    ranked_source,
     round_values,
     spread_of,
 )
@@ -100,6 +101,7 @@ def context(run: Run, charts: list[Chart]) -> dict[str, Any]:
         "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "verdict": [*verdict(run), *sweep_sentence(claims)],
         "headline_columns": [c.heading for c in view.headline_columns(run)],
+        "throughput": ranked_source(run),
         "headline": view.headline(run),
         "ratio_columns": [heading for _, heading in view.RATIO_FIGURES],
         "framework_pairs": view.ratio_rows(run, "framework"),
@@ -108,7 +110,8 @@ def context(run: Run, charts: list[Chart]) -> dict[str, Any]:
         "charts": {c.name: c for c in charts},
         "colours": colours(run),
         "controls": _controls(run),
-        "decomposition": _decomposition(run),
+        "decomposition": view.decomposition_rows(run),
+        "cpu_parts": view.CPU_PARTS,
         "error_path": error_path_rows(run),
         "matrix": matrix_view(run),
         "warnings": view.warnings(run),
@@ -140,15 +143,6 @@ def _controls(run: Run) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def _decomposition(run: Run) -> list[dict[str, Any]]:
-    keys = ("model_us", "validation_us", "framework_us", "server_network_us", "http_p50_us")
-    return [
-        {"name": n, **{k: t["decomposition"].get(k) for k in keys}}
-        for n, t in run.targets.items()
-        if t.get("decomposition")
-    ]
 
 
 def render(run_dir: Path) -> tuple[Path, Path]:
@@ -313,15 +307,20 @@ def reference_block(run: Run) -> str:
     rate = common_rate(run)
     at = f"at {rate:,.0f} req/s" if rate is not None else "at the lowest rate"
     slo = settings.get("slo_ms")
+    source = ranked_source(run)  # the verdict's tool first, the other beside it as context
+    phases = (source.phase, source.context_phase)
+    ranked, context = (view.THROUGHPUT_HEADINGS[p] for p in phases)
     lines = [
-        f"| target | peak req/s (Locust) | wrk req/s | sustainable req/s (p99 ≤ {slo} ms) "
+        f"| target | {ranked} | {context} · context | sustainable req/s (p99 ≤ {slo} ms) "
         f"| p99 ms {at} | /predict : noop | invalid-mix errors |",
         "|---|--:|--:|--:|--:|--:|--:|",
     ]
     for name, target in run.targets.items():
-        peak = fmt(figure(run, f"{name}.peak.rps"), "rps")
-        if not (target.get("peak") or {}).get("valid", True):
-            peak += " (invalid)"
+        closed = [
+            fmt(figure(run, f"{name}.{p}.rps"), "rps")
+            + ("" if (target.get(p) or {}).get("valid", True) else " (invalid)")
+            for p in phases
+        ]
         sustained = target.get("sustainable_rps") or {}
         text = fmt(figure(run, f"{name}.sustainable_rps.median"), "rps")
         if sustained.get("median") is not None and sustained.get("at_least"):
@@ -330,7 +329,7 @@ def reference_block(run: Run) -> str:
         index = curve_index(target, rate)
         p99 = figure(run, f"{name}.latency_curve.{index}.p99_ms") if index is not None else None
         lines.append(
-            f"| `{name}` | {peak} | {fmt(figure(run, f'{name}.wrk.rps'), 'rps')} "
+            f"| `{name}` | {closed[0]} | {closed[1]} "
             f"| {text}{f' ({ci})' if ci else ''} | {fmt(p99, 'ms')} "
             f"| {fmt((target.get('ratios') or {}).get('predict_to_noop'), 'ratio')} "
             f"| {fmt(figure(run, f'{name}.invalid_mix.error_rate'), 'pct')} |"

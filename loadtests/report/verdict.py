@@ -22,6 +22,7 @@ SHOWN_ONLY = (
     "below with their intervals, but this verdict does not rest on them (`make stability` "
     "lists how their words moved from run to run)."
 )
+MODEL_MOOT_SHARE = 0.25  # below this share of a whole request the model does not set the pace
 
 
 def _with_notes(comp: Comparison) -> str:
@@ -137,21 +138,33 @@ def verdict(run: Run) -> list[str]:
 
 
 def _model_sentence(run: Run) -> str | None:
-    parts = [
-        (n, t["decomposition"])
-        for n, t in run.targets.items()
-        if t.get("decomposition") and t["decomposition"].get("http_p50_us")
-    ]
-    if not parts:
-        return None
-    model = parts[0][1]["model_us"]
-    totals = [d["http_p50_us"] for _, d in parts]
+    """Return the model's cost against a whole request: CPU per request (model against the
+    server's CPU per request under load), or in a run before the CPU clock, wall time."""
+    splits = [t["decomposition"] for t in run.targets.values() if t.get("decomposition")]
+    cpu = [d["cpu"] for d in splits if d.get("cpu") and d["cpu"].get("server_us")]
+    if cpu:
+        model, totals = cpu[0]["model_us"], [c["server_us"] for c in cpu]
+        whole = "of CPU a server spends per request under load"
+        clock = (
+            "On the CPU clock (in-process benches, and each server's CPU per request at wrk's peak)"
+        )
+    else:
+        wall = [d for d in splits if d.get("http_p50_us")]
+        if not wall:
+            return None
+        model, totals = wall[0]["model_us"], [d["http_p50_us"] for d in wall]
+        whole = "single-user request"
+        clock = "On the wall clock (this run has no CPU clock)"
     lo, hi = min(totals), max(totals)
     share = _span(_share(model / hi), _share(model / lo))
-    span = _span(fmt(lo, "us"), fmt(hi, "us"))
+    pace = (
+        "so the framework, server and kernel set the pace, not the model"
+        if model / lo < MODEL_MOOT_SHARE
+        else "so the model is a large part of the cost"
+    )
     return (
-        f"The model costs {fmt(model, 'us')} µs of a {span} µs single-user request "
-        f"({share}), so the framework, server and client set the pace, not the model."
+        f"{clock}, the model costs {fmt(model, 'us')} µs of the "
+        f"{_span(fmt(lo, 'us'), fmt(hi, 'us'))} µs {whole} ({share}), {pace}."
     )
 
 

@@ -47,6 +47,7 @@ from loadtests.common.runfiles._robustness import (
 )
 from loadtests.common.runfiles._summary import (
     AA_PAIR,
+    BENCHMARKS_CPU_FILE,
     PHASE_FIELDS,
     PHASE_ROW_COLUMNS,
     PHASES_FILE,
@@ -54,9 +55,11 @@ from loadtests.common.runfiles._summary import (
     SUMMARY_SCHEMA,
     VERDICT_FIGURES,
     BenchFigures,
+    BenchStats,
     CalibrationFigures,
     Comparison,
     Controls,
+    CpuDecomposition,
     Decomposition,
     DocsCheck,
     DocsPage,
@@ -77,6 +80,7 @@ from loadtests.common.runfiles._summary import (
 
 __all__ = [
     "AA_PAIR",
+    "BENCHMARKS_CPU_FILE",
     "MATRIX_COLUMNS",
     "MATRIX_STEM",
     "PHASES_FILE",
@@ -88,9 +92,11 @@ __all__ = [
     "VERDICT_FIGURES",
     "Alone",
     "BenchFigures",
+    "BenchStats",
     "CalibrationFigures",
     "Comparison",
     "Controls",
+    "CpuDecomposition",
     "CpuSplit",
     "CurvePoint",
     "Decomposition",

@@ -19,6 +19,9 @@ from loadtests.common.runfiles._robustness import OverloadResult
 
 SUMMARY_SCHEMA = "flask-vs-fastapi/bench-summary/2"
 SUMMARY_FILE = "summary.json"
+# pytest-benchmark's own file of the benches timed on the CPU clock, beside benchmarks.json
+# (Files.benchmarks_json), written by loadtests.bench.benches.
+BENCHMARKS_CPU_FILE = "benchmarks_cpu.json"
 PHASES_FILE = "phases.csv"
 
 
@@ -119,8 +122,23 @@ class Ratios(RunFile):
     noop_to_health: float | None = None  # noop.rps / health.rps: parsing, validation, handler
 
 
+class CpuDecomposition(RunFile):
+    """CPU microseconds per request that add up to the server's CPU per request under load:
+    model + validation + framework + server and kernel = server."""
+
+    model_us: float  # the model bench on the CPU clock
+    validation_us: float  # parsing and validation (0 for the unvalidated seed handler)
+    framework_us: float  # the in-process request's CPU minus model and validation
+    in_process_us: float  # one in-process request (time.process_time: every thread)
+    server_kernel_us: float | None = None  # server_us - in_process_us: the rest of a request
+    server_us: float | None = None  # RoundFigures.cpu_us_per_request, median over rounds
+
+
 class Decomposition(RunFile):
-    """Per-request microseconds: model, validation, framework, server+network."""
+    """Per-request microseconds. The flat fields are wall time (time.perf_counter): model,
+    validation and framework from the in-process benches, one in-process request, the HTTP
+    p50 at one user (Locust) and their difference, server+network. ``cpu``: the split on the
+    CPU clock, which adds up (None: a run before the CPU clock was measured)."""
 
     model_us: float
     validation_us: float
@@ -128,6 +146,7 @@ class Decomposition(RunFile):
     in_process_us: float
     http_p50_us: float | None = None
     server_network_us: float | None = None
+    cpu: CpuDecomposition | None = None
 
 
 class Pair(RunFile):
@@ -200,10 +219,9 @@ class TargetSummary(RunFile):
     alone: Alone | None = None
 
 
-class BenchFigures(RunFile):
-    """One in-process pytest-benchmark result, microseconds."""
+class BenchStats(RunFile):
+    """One in-process bench timed on one clock: pytest-benchmark's statistics, µs per call."""
 
-    group: str | None = None
     median_us: float
     mean_us: float
     min_us: float
@@ -212,6 +230,15 @@ class BenchFigures(RunFile):
     iqr_us: float
     ops: float
     rounds: int
+
+
+class BenchFigures(BenchStats):
+    """One in-process pytest-benchmark result: its fields on the wall clock (benchmarks.json,
+    time.perf_counter), ``cpu`` the same bench on the CPU clock (BENCHMARKS_CPU_FILE,
+    time.process_time: every thread of the process, so a thread-pool hop counts)."""
+
+    group: str | None = None
+    cpu: BenchStats | None = None  # None: not timed on the CPU clock (or an older run)
 
 
 class CalibrationFigures(RunFile):
@@ -296,7 +323,7 @@ class Files(RunFile):
     phases_csv: str = PHASES_FILE
     resources_csv: str = "resources.csv"
     processes: str = "processes.jsonl"
-    benchmarks_json: str | None = None
+    benchmarks_json: str | None = None  # wall clock; the CPU clock's: BENCHMARKS_CPU_FILE
     histograms: str = "hdr/"
     wrk: str | None = None
     logs: str = "logs/"

@@ -1,6 +1,6 @@
 """Lay out a loaded run for the templates: headline, comparisons, rounds, warnings, method.
 
-One module per job: ``_tables`` (headline, pair ratios, rounds), ``_warning_groups``
+One module per job: ``_tables`` (headline, pair ratios, rounds, cost split), ``_warning_groups``
 (what the reader must see, grouped) and ``_method`` (machine, settings, model, the
 command that repeats the run).
 """
@@ -16,8 +16,11 @@ from loadtests.report.view._method import (
 )
 from loadtests.report.view._tables import (
     COMPARED,
+    CPU_PARTS,
     RATIO_FIGURES,
+    THROUGHPUT_HEADINGS,
     Column,
+    decomposition_rows,
     describe,
     headline,
     headline_cell,
@@ -30,13 +33,16 @@ from loadtests.report.view._warning_groups import SATURATED_PCT, WARNING_NOTES, 
 
 __all__ = [
     "COMPARED",
+    "CPU_PARTS",
     "GUNICORN_NOTE",
     "LIMITS",
     "RATIO_FIGURES",
     "SATURATED_PCT",
+    "THROUGHPUT_HEADINGS",
     "WARNING_NOTES",
     "Column",
     "calibration_text",
+    "decomposition_rows",
     "describe",
     "headline",
     "headline_cell",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from loadtests.report.format import DASH, Cell, cell, comparison_cell, fmt, sustainable_cell
-from loadtests.report.load import Data, Run, common_rate, curve_index
+from loadtests.report.load import Data, Run, common_rate, curve_index, ranked_source
 
 RATIO_FIGURES: tuple[tuple[str, str], ...] = (
     # (Comparison.figure, heading); a ratio is numerator / denominator
@@ -16,6 +16,8 @@ RATIO_FIGURES: tuple[tuple[str, str], ...] = (
     ("p50", "p50 at the pair's rung"),
     ("cpu_per_request", "CPU / req"),
 )
+# The CPU split's columns, in the order the parts add up (CpuDecomposition).
+CPU_PARTS = ("model_us", "validation_us", "framework_us", "server_kernel_us", "server_us")
 COMPARED: tuple[tuple[str, str, str], ...] = (
     # (key under the target, unit, heading): the figures two runs are compared on
     ("peak.rps", "rps", "peak req/s (Locust)"),
@@ -25,6 +27,11 @@ COMPARED: tuple[tuple[str, str, str], ...] = (
     ("derived.cpu_us_per_request", "us", "CPU µs / req"),
     ("derived.peak_rss_mb", "mb", "peak RSS MiB"),
 )
+
+
+# The headings of the two closed-loop throughput figures: the verdict's source comes first,
+# the other tool beside it as context (ranked_source).
+THROUGHPUT_HEADINGS = {"wrk": "wrk req/s", "peak": "peak req/s (Locust)"}
 
 
 def describe(target: Data) -> str:
@@ -47,9 +54,14 @@ def headline_columns(run: Run) -> list[Column]:
     slo = (run.summary.get("settings") or {}).get("slo_ms")
     at = f"at {rate:,.0f} req/s" if rate is not None else "at the curve's lowest rate"
     bound = f" (p99 ≤ {slo:g} ms)" if slo else ""
+    source = ranked_source(run)
     return [
-        Column("peak.rps", "rps", "peak req/s (Locust)"),
-        Column("wrk.rps", "rps", "wrk req/s"),
+        Column(f"{source.phase}.rps", "rps", THROUGHPUT_HEADINGS[source.phase]),
+        Column(
+            f"{source.context_phase}.rps",
+            "rps",
+            f"{THROUGHPUT_HEADINGS[source.context_phase]} · context",
+        ),
         Column("sustainable_rps.median", "rps", f"sustainable req/s{bound}"),
         Column("latency_curve@.p99_ms", "ms", f"p99 ms {at}"),
         Column("invalid_mix.error_rate", "pct", "invalid-mix errors"),
@@ -170,3 +182,24 @@ def rung_rows(run: Run) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def decomposition_rows(run: Run) -> list[dict[str, Any]]:
+    """Return each target's CPU split (None in a run before the CPU clock) and wall figures."""
+    rows = []
+    for name, target in run.targets.items():
+        split = target.get("decomposition")
+        if not split:
+            continue
+        cpu = split.get("cpu")
+        server = (cpu or {}).get("server_us")
+        rows.append(
+            {
+                "name": name,
+                "cpu": cpu,
+                "model_share": f"{100 * cpu['model_us'] / server:.1f} %" if server else DASH,
+                "in_process_us": split.get("in_process_us"),
+                "http_p50_us": split.get("http_p50_us"),
+            }
+        )
+    return rows
