@@ -20,6 +20,7 @@ from loadtests.bench.cli import settings_from
 from loadtests.bench.config import DEFAULT, QUICK, WRK_CONNECTIONS, RunSettings, aa_twin
 from loadtests.bench.options import build_parser
 from loadtests.bench.runner import visit_order
+from loadtests.bench.serving import start_server, stop_server
 from loadtests.bench.summary import CPU_BENCHES, aggregate
 from loadtests.common import hdr as _hdr
 from loadtests.common.procs import Ledger, Managed, Registry, is_gone
@@ -543,3 +544,31 @@ def test_url_mode_with_two_locust_workers(
     children = [e for e in locust if e["event"] == "children" and e["kind"] == "loadgen"]
     assert sum(len(e["pids"]) for e in children) >= 2  # the two Locust workers
     assert all(is_gone(pid) for pid in ledger_pids(run_dir))
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(os.geteuid() != 0, reason="destroying sockets (ss -K) needs root")
+def test_a_stopped_server_leaves_no_time_wait_behind(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gunicorn's sync worker closes every connection: its TIME_WAIT sockets go when it does."""
+    monkeypatch.setenv("FVF_MODEL_DIR", env["FVF_MODEL_DIR"])
+    registry, ledger = Registry(), Ledger(None)
+    server = start_server("flask", "onnx", RunSettings(), tmp_path / "flask.log", ledger, registry)
+    port = server.url.rsplit(":", 1)[1]
+    script = _wrk.write_script(tmp_path / "p.lua", "POST", b'{"x": 1}', "application/json")
+    _wrk.run(f"{server.url}/predict", script, connections=8, duration_s=1, cores=None,
+             out_path=tmp_path / "w.txt", ledger=ledger, registry=registry)  # fmt: skip
+
+    def waiting() -> int:
+        out = subprocess.run(
+            ["ss", "-H", "-n", "-t", "state", "time-wait", "(", "sport", "=", f":{port}", ")"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        return len(out.splitlines())
+
+    assert waiting() > 100  # one a request (a 422 answer each: the body is not the contract's)
+    stop_server(server, registry)
+    assert waiting() == 0
+    assert server.proc is not None
+    assert is_gone(server.proc.pid)
