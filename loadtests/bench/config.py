@@ -47,8 +47,8 @@ WARMUP_WRK_S = 1.0
 # chance, between-set SD 4.7-5.6 %, and not between sets of the same servers), so every round
 # starts its own: the rounds sample process speed, and the intervals include it.
 SERVER_INSTANCES = 1
-STEPS_ROUND1 = 9  # climb, bisection, window: one target's first round
-STEPS_LATER = 5  # the knee window and the pairs' rungs: one target's later round
+STEPS_ROUND1 = 11  # climb, bisection, the window filled in: one target's first round
+STEPS_LATER = 7  # the knee window and the pairs' rungs: one target's later round
 
 
 @dataclass(frozen=True)

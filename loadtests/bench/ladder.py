@@ -5,9 +5,9 @@ Round 1: every target climbs one sequence of absolute offered rates common to al
 rung to a little above its own closed-loop peak, until a rung fails far beyond the bound. The
 knee lies between the last passing rung and the first one above it that did not pass; a grid
 of geometric steps of about KNEE_STEP spans that bracket, and a bisection on the grid finds
-round 1's knee. The rungs fixed for the run are the knee and its grid neighbours (``Plan``),
-and, for each pair, the highest common rung both targets passed in round 1 (their latency
-comparison's rung), fixed after round 1 for every round. Rounds 2... measure exactly those.
+round 1's knee. The rungs fixed for the run are the knee, the grid step above it and three
+below it (``window``), and, for each pair, the highest common rung both targets passed in
+round 1 (their latency comparison's rung). Rounds 2... measure exactly those.
 
 Navigation reads each step on its own (p99 within the bound, nothing failed or dropped); the
 run's decisions come later, from every round's answers pooled (``loadtests.bench.pooling``).
@@ -34,6 +34,9 @@ SLO_MS = 25.0
 LAG_SHARE = 0.1
 STOP_FACTOR = 10.0
 KNEE_STEP = 0.10  # the grid between the last passing and the first failing common rung
+# The knee's window reaches this many grid steps below round 1's knee (about -27 %): on the
+# 2-core VM a target's wrk figure moved ±20-25 % from one round's process to the next.
+WINDOW_BELOW = 3
 # A target climbs to the first rung at or above TOP_HEADROOM x its own closed-loop peak
 # (wrk, measured just before in the same visit), so its knee is inside its climb.
 TOP_HEADROOM = 1.25
@@ -144,9 +147,9 @@ def climb(
 ) -> Climb:
     """Climb the rungs, bisect the bracket on a grid of ~step, fix the knee's window (round 1).
 
-    The window is the knee and its grid neighbours, each measured here once if the climb and
-    the bisection did not; with no passing rung it is the lowest rung, with the top rung
-    passing the top two rungs.
+    The window is the knee, the grid point above it and WINDOW_BELOW rungs below it, each
+    measured here once if the climb and the bisection did not; with no passing rung it is the
+    lowest rung, with the top rung passing the top two rungs.
     """
     rates = sorted(rungs)
     if not rates:
@@ -195,10 +198,23 @@ def climb(
         else:
             hi = mid
     out.knee = grid[lo]
-    out.window = grid[max(0, lo - 1) : lo + 2]
+    out.window = window(grid, lo, step)
     for rate in out.window:
         read(rate)
     return out
+
+
+def window(grid: Sequence[float], knee: int, step: float = KNEE_STEP) -> list[float]:
+    """Return the rungs fixed around round 1's knee (grid[knee]): the grid point above it, the
+    knee, and WINDOW_BELOW rungs of ~step below it (the grid's, then further geometric steps).
+
+    Below rather than above, because a target's capacity moves between rounds (each round its
+    own process, the machine's own minute): a rung every round passes must be measured, or the
+    pooled figure falls to the next rung fixed for another reason, far below the knee."""
+    below = list(grid[max(0, knee - WINDOW_BELOW) : knee])
+    while len(below) < WINDOW_BELOW:
+        below.insert(0, float(round((below[0] if below else grid[knee]) / (1 + step))))
+    return sorted({*below, grid[knee], *grid[knee + 1 : knee + 2]})
 
 
 def _confirm(
