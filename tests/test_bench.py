@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import signal
@@ -15,16 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from loadtests.bench.cli import settings_from
 from loadtests.bench.config import DEFAULT, QUICK, WRK_CONNECTIONS, RunSettings, aa_twin
 from loadtests.bench.options import build_parser
-from loadtests.bench.runner import visit_order
+from loadtests.bench.progress import Reporter
+from loadtests.bench.runner import Bench, visit_order
 from loadtests.bench.serving import start_server, stop_server
 from loadtests.bench.summary import CPU_BENCHES, aggregate
 from loadtests.common import hdr as _hdr
 from loadtests.common.procs import Ledger, Managed, Registry, is_gone
-from loadtests.common.runfiles import BENCHMARKS_CPU_FILE
+from loadtests.common.runfiles import BENCHMARKS_CPU_FILE, RoundInfo
 from loadtests.common.servers import start, wait_ready
 from loadtests.loadgen import wrk as _wrk
 from loadtests.loadgen.stepworker import FIFO_PRIORITY, NICE_FALLBACK, NORMAL
@@ -178,6 +181,7 @@ def test_the_aa_control_is_in_every_run_that_measures_its_target() -> None:
         (["--confidence", "1"], "--confidence: expected a number in (0, 1)"),
         (["--confidence", "0"], "--confidence: expected a number in (0, 1)"),
         (["--instances", "0"], "--rounds, --instances and --server-workers must be at least 1"),
+        (["--spare-rounds", "-1"], "--spare-rounds must not be negative"),
         (["--ladder", "500,250"], "rates must be positive and increasing"),
     ],
 )
@@ -572,3 +576,28 @@ def test_a_stopped_server_leaves_no_time_wait_behind(
     assert waiting() == 0
     assert server.proc is not None
     assert is_gone(server.proc.pid)
+
+
+def test_a_flagged_round_is_replaced_by_a_spare_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One more round for each flagged one, at most --spare-rounds; none for a clean run."""
+    settings = RunSettings(targets=("flask",), rounds=4, spare_rounds=3, benches=False)
+    bench = Bench(settings, tmp_path, Reporter(1.0, Console(file=io.StringIO())))
+    flagged = {1: ["steal"], 3: ["drift"]}
+    ran: list[int] = []
+
+    def rounds() -> list[RoundInfo]:
+        return [
+            RoundInfo(round=r, started_at="t", flags=flagged.get(r, []))
+            for r in range(1, 5 + len(ran))
+        ]
+
+    monkeypatch.setattr(bench, "rounds", rounds)
+    monkeypatch.setattr(bench, "run_round", ran.append)
+    bench.spare_rounds()
+    assert ran == [5, 6]  # two flagged, two spares, though three were allowed
+    ran.clear()
+    flagged.clear()
+    bench.spare_rounds()
+    assert ran == []

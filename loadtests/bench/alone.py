@@ -3,9 +3,10 @@
 The Locust master and the open-loop client are stopped first, so nothing else of the run is
 alive. Each target then gets one more fresh process, warmed up like a round's, and:
 
-- one wrk pass of the same script at the same concurrency. Its figure should agree with the
-  run's (the median of the rounds' wrk figures) within ALONE_TOLERANCE: a larger gap means
-  something of the run itself moves the answer, and the run warns;
+- wrk passes of the same script at the same concurrency, as many as a visit makes, their
+  mean. It should agree with the run's figure (the median of the rounds' wrk figures) within
+  ALONE_TOLERANCE: a larger gap means something of the run itself moves the answer (or the
+  machine moved by that much between the rounds and the end), and the run warns;
 - ``strace -c -f`` on the server for one more wrk second (untimed: the tracer stops the
   server at every call), for the system calls per request;
 - the invalid-input matrix, its /docs, /redoc and /openapi.json, and the overload run when
@@ -15,7 +16,7 @@ alive. Each target then gets one more fresh process, warmed up like a round's, a
 from __future__ import annotations
 
 import json
-from statistics import median
+from statistics import mean, median
 
 from loadtests.bench import cpu as _cpu
 from loadtests.bench.config import WRK_CONNECTIONS
@@ -58,14 +59,18 @@ class AloneVisits(Visits):
         self.write_summary()
 
     def standalone(self, name: str, rec: TargetRecord, server: Server) -> None:
-        """One warmed-up wrk pass of the run's script, then one more under strace (untimed)."""
+        """Warmed-up wrk passes of the run's script, as many as a visit's (their mean), then one
+        more under strace (untimed)."""
         if self.s.server_warmup_s:
             self.wrk(name, server, "alone-warmup", self.s.server_warmup_s)
-        figures = self.wrk(name, server, "alone", self.s.duration_s)
-        self.reporter.advance(2 * self.s.wrk_s())
+        passes = [
+            self.wrk(name, server, f"alone-{n}", self.s.duration_s)["rps"] or 0.0
+            for n in range(1, max(1, self.s.wrk_passes) + 1)
+        ]
+        self.reporter.advance((1 + len(passes)) * self.s.wrk_s())
         rounds = [f.wrk_rps for f in rec.per_round.values() if f.wrk_rps and f.wrk_valid]
         run_rps = median(rounds) if rounds else None
-        alone_rps = float(figures["rps"] or 0) or None
+        alone_rps = round(mean(passes), 1) or None
         ratio = round(run_rps / alone_rps, 3) if run_rps and alone_rps else None
         agrees = None if ratio is None else abs(ratio - 1) <= ALONE_TOLERANCE
         self.reporter.step(f"{name} alone · system calls (strace, untimed)")

@@ -18,7 +18,14 @@ from urllib.parse import urlsplit
 from rich.console import Console
 from rich.table import Table
 
-from loadtests.bench.config import DEFAULT, QUICK, SERVER_INSTANCES, RunSettings, default_cores
+from loadtests.bench.config import (
+    DEFAULT,
+    QUICK,
+    SERVER_INSTANCES,
+    SPARE_ROUNDS,
+    RunSettings,
+    default_cores,
+)
 from loadtests.bench.options import DEFAULT_AA, build_parser
 from loadtests.bench.progress import Reporter
 from loadtests.bench.runner import Bench
@@ -72,6 +79,8 @@ def settings_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     if any(n is not None and n < 1 for n in counts):
         parser.error("--rounds, --instances and --server-workers must be at least 1")
     aa = _aa(args.aa, targets, args.url, parser)
+    if args.spare_rounds is not None and args.spare_rounds < 0:
+        parser.error("--spare-rounds must not be negative")
     if args.step_min_requests is not None and args.step_min_requests < 0:
         parser.error("--step-min-requests must not be negative")
     if not 0 <= args.invalid_fraction <= 1:
@@ -114,6 +123,7 @@ def settings_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         wrk_passes=_pick(args.wrk_passes, DEFAULT.wrk_passes, QUICK.wrk_passes, q),
         instances=1 if args.url else (args.instances or SERVER_INSTANCES),
         aa=aa,
+        spare_rounds=_pick(args.spare_rounds, SPARE_ROUNDS, 0, q),
         alone=not args.no_alone,
         matrix=not (args.no_matrix or q),
         overload_s=max(0.0, args.overload),

@@ -47,6 +47,10 @@ WARMUP_WRK_S = 1.0
 # chance, between-set SD 4.7-5.6 %, and not between sets of the same servers), so every round
 # starts its own: the rounds sample process speed, and the intervals include it.
 SERVER_INSTANCES = 1
+# A round the machine disturbed (flagged: left out of every verdict) is replaced by one more
+# round, at most SPARE_ROUNDS of them: on a VM whose host was busy, two or three of four rounds
+# were flagged (steal time 6-14 % of a core, calibration moving 20 %) and left no interval.
+SPARE_ROUNDS = 1
 STEPS_ROUND1 = 11  # climb, bisection, the window filled in: one target's first round
 STEPS_LATER = 7  # the knee window and the pairs' rungs: one target's later round
 
@@ -120,6 +124,7 @@ class RunSettings:
     wrk: bool = True
     wrk_passes: int = DEFAULT.wrk_passes  # wrk runs a visit (1 or 2; see WRK_PASSES)
     instances: int = SERVER_INSTANCES  # fresh processes measured by wrk in each visit
+    spare_rounds: int = SPARE_ROUNDS  # more rounds, one for each flagged one, at most this many
     aa: str | None = None  # the target measured twice as independent targets (A/A control)
     alone: bool = True  # after the rounds: each target alone (wrk, system calls, matrix)
     matrix: bool = True
@@ -181,7 +186,7 @@ class RunSettings:
 
     def alone_s(self) -> float:
         """Return the planned seconds of one target alone after the rounds."""
-        seconds = SERVER_START_S + SERVER_STOP_S + 2 * self.wrk_s() + 1.0
+        seconds = SERVER_START_S + SERVER_STOP_S + (2 + self.wrk_passes) * self.wrk_s() + 1.0
         seconds += MATRIX_S if self.matrix else 0.0
         return seconds + (self.overload_s + OVERLOAD_EXTRA_S if self.overload_s else 0.0)
 

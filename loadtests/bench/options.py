@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from loadtests.bench.config import DEFAULT, QUICK, SERVER_INSTANCES
+from loadtests.bench.config import DEFAULT, QUICK, SERVER_INSTANCES, SPARE_ROUNDS
 from loadtests.targets import DEFAULT_TARGETS, TARGETS
 
 DESCRIPTION = """Benchmark the targets: in-process benches, then interleaved rounds over loopback
@@ -260,6 +260,13 @@ def build_parser() -> argparse.ArgumentParser:
         "rest of the visit); the round's throughput is their mean, so more processes narrow "
         "the process-to-process part of the interval, as pyperf's worker processes do "
         f"(default {SERVER_INSTANCES}; a --url deployment: 1)",
+    )
+    add(
+        "--spare-rounds",
+        type=int,
+        metavar="N",
+        help="run one more round for each round the machine disturbed (flagged, left out of "
+        f"the verdicts), at most N (default {SPARE_ROUNDS}; --quick 0)",
     )
     add(
         "--aa",

@@ -317,6 +317,7 @@ class Bench(AloneVisits):
             self.run_round(rnd)
             if rnd == 1:
                 self.fix_rungs()
+        self.spare_rounds()
         self.stop_generators()  # nothing else of the run alive while each target runs alone
         for name in self.s.targets if not self.s.url else self.s.subjects:
             if self.records[name].status != "failed":
@@ -329,7 +330,7 @@ class Bench(AloneVisits):
 
     def run_round(self, rnd: int) -> None:
         """Visit every target once, between two CPU calibrations on the server core."""
-        self.reporter.step(f"round {rnd}/{self.s.rounds} · CPU calibration")
+        self.reporter.step(f"round {rnd} · CPU calibration")
         start, started_at = time.time(), utc_now()
         # The previous round's closing calibration opens this one: nothing runs in between.
         before = self.closing or self._calibrate()
@@ -365,6 +366,20 @@ class Bench(AloneVisits):
         note = "; ".join(info.flags) if info.flags else "clean"
         self.reporter.log(f"round {rnd}: {info.wall_s} s, drift {info.drift}, {note}")
         self.write_summary()
+
+    def spare_rounds(self) -> None:
+        """Run one more round for each flagged one, up to --spare-rounds: a round the machine
+        disturbed is replaced rather than leaving the verdict fewer rounds than planned."""
+        used = 0
+        while used < self.s.spare_rounds:
+            flagged = sum(1 for r in self.rounds() if r.excluded)
+            if flagged <= used:
+                return
+            used += 1
+            self.reporter.log(
+                f"{flagged} round(s) flagged: spare round {used} of {self.s.spare_rounds}"
+            )
+            self.run_round(self.s.rounds + used)
 
     def _calibrate(self) -> Calibration | None:
         if self.s.url is not None:

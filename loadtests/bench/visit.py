@@ -65,7 +65,7 @@ class Visits(LadderSteps):
                 raise  # without a load generator no other target can be measured
         else:
             rec.repeats += 1
-            rec.status = "complete" if rec.repeats == self.s.rounds else "partial"
+            rec.status = "complete" if rec.repeats >= self.s.rounds else "partial"
         finally:
             self.write_summary()
 

@@ -222,6 +222,7 @@ _FLAGS = (
     ("step_min_requests", "--step-min-requests"),
     ("wrk_passes", "--wrk-passes"),
     ("instances", "--instances"),
+    ("spare_rounds", "--spare-rounds"),
     ("aa", "--aa"),
     ("confidence", "--confidence"),
     ("ladder", "--ladder"),
