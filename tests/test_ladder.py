@@ -76,12 +76,12 @@ def test_climb_finds_the_knee_on_its_grid_and_fixes_its_window(knee: float) -> N
     assert above
     assert above[0] > knee
     assert found.knee in found.window
-    # The knee, one grid step above it, three below (about -27 %): a knee that moves down in a
+    # The knee, one grid step above it, two below (about -21 %): a knee that moves down in a
     # later round still has a rung it passes.
-    assert len(found.window) == 5
+    assert len(found.window) == 4
     below = [r for r in found.window if r < found.knee]
-    assert len(below) == 3
-    assert min(below) >= found.knee / 1.1**3 - 1
+    assert len(below) == 2
+    assert min(below) >= found.knee / 1.1**2 - 1
     assert found.knee * 1.11 >= min(above)  # within a grid step
     # Every window rung was measured in round 1, once each.
     assert set(found.window) <= set(found.readings)
@@ -174,8 +174,12 @@ def test_top_rung_passing_is_a_lower_bound_and_no_pass_fixes_the_lowest_rung() -
 
 def test_a_pairs_rung_and_the_headline_rung_come_from_round_one() -> None:
     slow, fast = climb(knee_at(1700.0), LADDER), climb(knee_at(5000.0), LADDER)
-    assert pair_rung(slow, fast) == 1500.0  # the highest common rung both passed
-    assert pair_rung(fast, fast) == 4000.0
+    # The highest common rung both passed at no more than 70 % of the lower knee (1,612).
+    assert slow.knee == 1612.0
+    assert pair_rung(slow, fast) == 1000.0
+    assert pair_rung(fast, fast) == 3000.0  # knee 4,704: 70 % is 3,293
+    low = climb(knee_at(600.0), LADDER)  # no passed common rung under 70 % of a 600 knee...
+    assert pair_rung(low, fast) == 250.0  # ...so the lowest both passed
     assert headline_rung([slow, fast], LADDER) == 1500.0
     never = climb(knee_at(100.0), LADDER)
     assert pair_rung(never, fast) is None

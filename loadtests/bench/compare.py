@@ -24,7 +24,14 @@ from typing import Literal
 
 from loadtests.bench.pooling import CONFIDENCE, Pool, resampled
 from loadtests.bench.rungs import rounds_of, sustainable_at, weights_of
-from loadtests.common.runfiles import AA_PAIR, Comparison, Pair, RoundFigures, TargetSummary
+from loadtests.common.runfiles import (
+    AA_PAIR,
+    VERDICT_FIGURES,
+    Comparison,
+    Pair,
+    RoundFigures,
+    TargetSummary,
+)
 from loadtests.common.stats import (
     MIN_ROUNDS,
     Interval,
@@ -341,14 +348,16 @@ def compare(
 
 
 def aa_warnings(comparisons: list[Comparison]) -> list[str]:
-    """Return the run's warning when its A/A control came out faster or slower: the method
-    called a target different from itself, so the run's intervals are too narrow."""
+    """Return the run's warning when its A/A control came out faster or slower on a figure the
+    verdict states: the method called a target different from itself, so the run's intervals
+    are too narrow. (On a figure only shown, the A/A line in the tables says it.)"""
     return [
         f"the A/A control came out {c.word} ({c.median:.2f}x, 95 % CI {c.low:.2f}-{c.high:.2f}) "
         f"on {c.figure}: the method called a target different from itself, so this run's "
         "intervals are too narrow"
         for c in comparisons
         if c.pair == AA_PAIR
+        and c.figure in VERDICT_FIGURES
         and c.word in ("faster", "slower")
         and c.median is not None
         and c.low is not None

@@ -51,8 +51,8 @@ SERVER_INSTANCES = 1
 # round, at most SPARE_ROUNDS of them: on a VM whose host was busy, two or three of four rounds
 # were flagged (steal time 6-14 % of a core, calibration moving 20 %) and left no interval.
 SPARE_ROUNDS = 1
-STEPS_ROUND1 = 11  # climb, bisection, the window filled in: one target's first round
-STEPS_LATER = 7  # the knee window and the pairs' rungs: one target's later round
+STEPS_ROUND1 = 10  # climb, bisection, the window filled in: one target's first round
+STEPS_LATER = 6  # the knee window and the pairs' rungs: one target's later round
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ Round 1: every target climbs one sequence of absolute offered rates common to al
 rung to a little above its own closed-loop peak, until a rung fails far beyond the bound. The
 knee lies between the last passing rung and the first one above it that did not pass; a grid
 of geometric steps of about KNEE_STEP spans that bracket, and a bisection on the grid finds
-round 1's knee. The rungs fixed for the run are the knee, the grid step above it and three
-below it (``window``), and, for each pair, the highest common rung both targets passed in
-round 1 (their latency comparison's rung). Rounds 2... measure exactly those.
+round 1's knee. The rungs fixed for the run are the knee, the grid step above it and two
+below it (``window``), and, for each pair, a common rung both targets passed in round 1, well
+below their knees (their latency comparison's rung). Rounds 2... measure exactly those.
 
 Navigation reads each step on its own (p99 within the bound, nothing failed or dropped); the
 run's decisions come later, from every round's answers pooled (``loadtests.bench.pooling``).
@@ -34,9 +34,15 @@ SLO_MS = 25.0
 LAG_SHARE = 0.1
 STOP_FACTOR = 10.0
 KNEE_STEP = 0.10  # the grid between the last passing and the first failing common rung
-# The knee's window reaches this many grid steps below round 1's knee (about -27 %): on the
-# 2-core VM a target's wrk figure moved ±20-25 % from one round's process to the next.
-WINDOW_BELOW = 3
+# The knee's window reaches this many grid steps below round 1's knee (about -21 %): on the
+# 2-core VM a target's wrk figure moved ±20 % from one round's process to the next.
+WINDOW_BELOW = 2
+# A pair's p99 and p50 are compared at a rung no higher than this share of the lower of their
+# round-1 knees (about half the capacity). Near a knee p99 is all or nothing (a few ms, or a
+# queue of hundreds): the A/A control compared at the highest rung both passed, just under
+# FastAPI def's knee, came out 17.9x (95 % CI 1.21-18.1) in one run; well below the knee both
+# sides are queue-free.
+PAIR_RUNG_SHARE = 0.7
 # A target climbs to the first rung at or above TOP_HEADROOM x its own closed-loop peak
 # (wrk, measured just before in the same visit), so its knee is inside its climb.
 TOP_HEADROOM = 1.25
@@ -241,8 +247,12 @@ def _confirm(
 
 def pair_rung(a: Climb, b: Climb) -> float | None:
     """Return a pair's latency-comparison rung: the highest common ladder rung both passed in
-    round 1 (None when they share none)."""
-    return max(a.common_passed() & b.common_passed(), default=None)
+    round 1 at no more than PAIR_RUNG_SHARE of the lower of their round-1 knees, else the
+    lowest common rung both passed (None when they share none)."""
+    both = a.common_passed() & b.common_passed()
+    knees = [c.knee for c in (a, b) if c.knee is not None]
+    below = {r for r in both if knees and r <= PAIR_RUNG_SHARE * min(knees)}
+    return max(below) if below else min(both, default=None)
 
 
 def headline_rung(climbs: Iterable[Climb], ladder: Sequence[float]) -> float | None:

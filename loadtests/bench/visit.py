@@ -70,7 +70,8 @@ class Visits(LadderSteps):
             self.write_summary()
 
     def _visit(self, name: str, rec: TargetRecord, rnd: int) -> None:
-        tag = f"[{rnd}/{self.s.rounds}] {name}"
+        when = f"{rnd}/{self.s.rounds}" if rnd <= self.s.rounds else f"spare {rnd - self.s.rounds}"
+        tag = f"[{when}] {name}"
         first, twin = rnd == 1, bool(rec.info.get("twin_of"))
         self.reporter.step(f"{tag} · starting a fresh server")
         server = self.serve(name, "onnx", rnd)
