@@ -48,6 +48,7 @@ from shared_model import EXAMPLE
 
 SLEEP_S = 0.0005  # the stall meter's nap
 LATE_MS = (0.5, 2.0)  # a wake-up later than this counts as a stall
+METER_START_S = 60.0  # how long a spawned stall meter may take to start napping
 # A fresh server's first step pays its warm-up (p99 5.2 ms against 1.1-1.7 ms after, on
 # flask at 1,000 req/s); in the bench, Locust's phases have warmed it before any step.
 WARMUP_STEPS = 1
@@ -86,8 +87,9 @@ def stalls_between(events: list[tuple[float, float]], start: float, end: float) 
     return {"stalls": len(inside), "longest_stall_ms": round(max(inside, default=0.0) * 1000, 3)}
 
 
-def _meter(core: int | None, stop: Event, out: Any) -> None:
-    """Nap SLEEP_S at a time on core until stop is set; send back what was late, and when."""
+def _meter(core: int | None, ready: Event, stop: Event, out: Any) -> None:
+    """Nap SLEEP_S at a time on core until stop is set; send back what was late, and when.
+    Sets ready once it is napping, so no step runs before the meter watches."""
     if core is not None:
         os.sched_setaffinity(0, {core})
     # As the open-loop client: real time where allowed. Below it (nice, normal) a late
@@ -96,6 +98,7 @@ def _meter(core: int | None, stop: Event, out: Any) -> None:
     events: list[tuple[float, float]] = []
     wakeups, worst = 0, 0.0
     before = time.monotonic()
+    ready.set()
     while not stop.is_set():
         time.sleep(SLEEP_S)
         now = time.monotonic()
@@ -114,9 +117,9 @@ def run(
     server_cores, lg_cores = default_cores()
     proc, url = launch(get_target(target), cores=server_cores, log_path=log)
     context = multiprocessing.get_context("spawn")
-    stop, queue = context.Event(), context.Queue()
+    ready, stop, queue = context.Event(), context.Event(), context.Queue()
     meter = context.Process(
-        target=_meter, args=(server_cores[0] if server_cores else None, stop, queue)
+        target=_meter, args=(server_cores[0] if server_cores else None, ready, stop, queue)
     )
     worker: StepWorker | None = None
     results: list[dict[str, Any]] = []
@@ -124,6 +127,10 @@ def run(
         expected = verify(url, "onnx").predict
         worker = StepWorker(lg_cores, Ledger(None))
         meter.start()
+        # A spawned process takes its imports' time to start: on a busy machine two short
+        # steps could end before it naps once, and the steps would go unwatched.
+        if not ready.wait(timeout=METER_START_S):
+            raise RuntimeError(f"the stall meter did not start within {METER_START_S:.0f} s")
         body = json.dumps(EXAMPLE).encode()
         times = []
         for n in range(WARMUP_STEPS + steps):

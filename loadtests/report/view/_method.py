@@ -6,7 +6,13 @@ import shlex
 from typing import Any
 
 from loadtests.bench.config import WRK_CONNECTIONS
-from loadtests.bench.ladder import KNEE_STEP, LAG_SHARE, STOP_FACTOR
+from loadtests.bench.ladder import (
+    KNEE_STEP,
+    LAG_SHARE,
+    PAIR_RUNG_SHARE,
+    STOP_FACTOR,
+    WINDOW_BELOW,
+)
 from loadtests.bench.noise import DRIFT_LIMIT, STEAL_LIMIT_PCT
 from loadtests.bench.results import LG_LIMIT_PCT, SEND_LAG_LIMIT_MS
 from loadtests.common.stats import MIN_ROUNDS, TIE_BAND
@@ -152,8 +158,10 @@ def ladder_rule(run: Run) -> str:
         f"{TIMES} "
         "the bound; a rung that failed mildly at the top of the bracket is measured once "
         f"more) and bisects the knee's bracket on a grid of about {KNEE_STEP:.0%} steps; the "
-        "knee and its grid neighbours, each pair's rung (the highest common rate both passed "
-        "in round 1) and the headline rung are then fixed, and every later round measures "
+        f"knee, the grid step above it and {WINDOW_BELOW} below it, each pair's rung (the "
+        "highest common rate both passed in round 1 at no more than "
+        f"{PAIR_RUNG_SHARE:.0%} of the lower knee: well below it, where p99 is not all or "
+        "nothing) and the headline rung are then fixed, and every later round measures "
         f"exactly those. {client} Its lateness is "
         "inside every latency it reports, so it can only make a server look slower: a step "
         f"whose send-lag p99 is above {LAG_SHARE:.0%} of the bound is left out of the bound's "
