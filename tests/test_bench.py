@@ -348,6 +348,8 @@ def test_tiny_run_writes_every_file(tiny_run: Path) -> None:
         alone = summary["targets"][name]["alone"]
         assert alone["wrk_rps"] > 0
         assert alone["ratio"] == pytest.approx(alone["run_wrk_rps"] / alone["wrk_rps"], rel=0.01)
+        assert alone["run_wrk_low"] <= alone["run_wrk_rps"] <= alone["run_wrk_high"]
+        assert alone["machine_off"] is not None  # the core was calibrated before the passes
         assert alone["syscalls_per_request"] > 0, alone["note"]
         assert alone["server_pid"] not in {
             f["server_pid"] for f in summary["targets"][name]["rounds"]

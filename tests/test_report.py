@@ -624,6 +624,11 @@ def test_reference_table_and_splice(tmp_path: Path) -> None:
     assert "sustainable req/s" in block
     assert run.summary["environment"]["cpu_model"] in block
     assert str(run.summary["started_at"])[:10] in block
+    assert "server CPU µs / req, user + kernel" in block
+    name = next(iter(run.targets))
+    run.targets[name]["cpu_split"] = {"user_us": 412.4, "kernel_us": 47.2}
+    assert "| 412 + 47 |" in report.reference_block(run).split(f"`{name}`", 1)[1].split("\n")[0]
+    del run.targets[name]["cpu_split"]
     text = f"# title\n\nintro\n{report.REFERENCE_START}\nold\n{report.REFERENCE_END}\nafter\n"
     spliced = report.splice(text, block)
     assert spliced.startswith("# title\n\nintro\n")
@@ -678,9 +683,10 @@ def comparison_of(summary: dict[str, Any], pair: str, figure: str) -> dict[str, 
     return next(c for c in summary["comparisons"] if c["pair"] == pair and c["figure"] == figure)
 
 
-def with_aa(run: Path, offset: float) -> dict[str, Any]:
+def with_aa(run: Path, offset: float, excluded: set[int] | None = None) -> dict[str, Any]:
     """Add an A/A twin of fastapi to a stored run (its rounds' figures times offset), recompute
-    the comparisons with the runner's code, and write the run's warnings as the runner does."""
+    the comparisons with the runner's code (leaving out the excluded rounds), and write the
+    run's warnings as the runner does."""
     summary = load_summary(run)
     twin = copy.deepcopy(summary["targets"]["fastapi"])
     twin.update(name="fastapi-aa", label="FastAPI (uvicorn, def), A/A twin", twin_of="fastapi")
@@ -695,7 +701,7 @@ def with_aa(run: Path, offset: float) -> dict[str, Any]:
     })  # fmt: skip
     save_summary(run, summary)
     model = read_summary(run)
-    model.comparisons = compare(model.targets, model.pairs, set())
+    model.comparisons = compare(model.targets, model.pairs, excluded or set())
     model.warnings = aa_warnings(model.comparisons) + model.warnings
     summary = model.dump()
     save_summary(run, summary)
@@ -730,6 +736,17 @@ def test_the_aa_line_leads_the_verdict_and_a_decided_aa_warns(tmp_path: Path) ->
         html_path.read_text(encoding="utf-8"), "warnings"
     )
     assert "came out faster" in md_path.read_text(encoding="utf-8").split("### Headline", 1)[0]
+
+
+def test_an_aa_control_without_a_usable_round_is_not_called_a_pass(tmp_path: Path) -> None:
+    run = copy_fixture(tmp_path / "none")
+    rounds = {r["round"] for r in load_summary(run)["rounds"]}
+    with_aa(run, 1.0, excluded=rounds)
+    verdict = section(report.render(run)[0].read_text(encoding="utf-8"), "verdict")
+    aa = verdict.split('id="glance"', 1)[0]
+    assert "A/A control (fastapi : fastapi):" in aa
+    assert "not tested, no round was usable" in aa
+    assert "did not invent a difference" not in aa
 
 
 def test_the_glance_says_each_pair_once_and_its_sources_once(

@@ -19,6 +19,7 @@ from loadtests.bench.summary import CPU_BENCHES, decomposition
 from loadtests.common.runfiles import Decomposition, read_summary, write_summary
 from loadtests.report import bar_charts, charts
 from loadtests.report import render as report
+from loadtests.report.costs import alone_rows
 from loadtests.report.format import fmt
 from loadtests.report.load import load_run
 from loadtests.report.view import CPU_PARTS
@@ -106,3 +107,33 @@ def test_the_chart_draws_cpu_parts_that_end_at_the_server_cpu(cpu_run: Path) -> 
     assert wall["in-process request"] == [split["in_process_us"] for split in splits]
     assert wall["HTTP p50, one user (Locust)"] == [0.0] * len(names)  # none in the stored run
     plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    ("alone", "why"),
+    [
+        ({"agrees": True, "wrk_rps": 900.0}, ""),
+        (
+            {"agrees": False, "wrk_rps": 900.0, "machine_off": -0.25},
+            "the machine moved (-25% calibration)",
+        ),
+        (
+            {"agrees": False, "wrk_rps": 900.0, "machine_off": 0.02, "run_wrk_low": 700.0,
+             "run_wrk_high": 950.0},
+            "within the rounds' range",
+        ),
+        (
+            {"agrees": False, "wrk_rps": 1200.0, "machine_off": 0.02, "run_wrk_low": 700.0,
+             "run_wrk_high": 950.0},
+            "outside every round: the run moves it",
+        ),
+    ],
+)  # fmt: skip
+def test_a_gap_to_the_target_alone_is_read_machine_first(alone: dict, why: str) -> None:
+    """The standalone check blames the run only when neither the machine's calibration nor
+    the spread of the run's own rounds explains the gap."""
+    run = load_run(FIXTURE)
+    name = next(iter(run.targets))
+    run.targets[name]["alone"] = {"run_wrk_rps": 800.0, "ratio": 0.9, **alone}
+    row = next(r for r in alone_rows(run) if r["name"] == name)
+    assert row["why"] == why

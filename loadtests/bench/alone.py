@@ -21,6 +21,7 @@ from statistics import mean, median
 from loadtests.bench import cpu as _cpu
 from loadtests.bench.config import WRK_CONNECTIONS
 from loadtests.bench.docs import check as check_docs
+from loadtests.bench.noise import DRIFT_LIMIT
 from loadtests.bench.results import TargetRecord
 from loadtests.bench.serving import Server
 from loadtests.bench.visit import Visits
@@ -36,6 +37,11 @@ class AloneVisits(Visits):
     """Measure each target alone after the rounds; the run's state is the subclass's."""
 
     warnings: list[str]
+
+    def machine_off(self) -> float | None:
+        """Return how far the server core's calibration just before the standalone passes
+        lies off the run's median (+0.2: 20 % slower; None: not measured)."""
+        raise NotImplementedError
 
     def alone_phase(self, name: str) -> None:
         """Start the target alone and run the standalone pass, the system-call count, the
@@ -73,14 +79,18 @@ class AloneVisits(Visits):
         alone_rps = round(mean(passes), 1) or None
         ratio = round(run_rps / alone_rps, 3) if run_rps and alone_rps else None
         agrees = None if ratio is None else abs(ratio - 1) <= ALONE_TOLERANCE
+        off = self.machine_off()
         self.reporter.step(f"{name} alone · system calls (strace, untimed)")
         calls = self.syscalls(name, server)
         rec.alone = Alone(
             server_pid=server.pid,
             wrk_rps=alone_rps,
             run_wrk_rps=round(run_rps, 1) if run_rps else None,
+            run_wrk_low=round(min(rounds), 1) if rounds else None,
+            run_wrk_high=round(max(rounds), 1) if rounds else None,
             ratio=ratio,
             agrees=agrees,
+            machine_off=None if off is None else round(off, 3),
             syscalls_per_request=calls.per_request if calls else None,
             syscalls_requests=calls.requests if calls else None,
             syscalls_top={k: round(v / calls.requests, 2) for k, v in calls.top.items()}
@@ -93,10 +103,21 @@ class AloneVisits(Visits):
             f"(run / alone {ratio}); {calls.per_request if calls else '-'} system calls a request"
         )
         if agrees is False:
+            within = min(rounds) <= (alone_rps or 0) <= max(rounds)
+            why = (
+                f"the machine itself had moved: the server core's CPU calibration was {off:+.0%} "
+                "off the run's median just before the standalone passes"
+                if off is not None and abs(off) > DRIFT_LIMIT
+                else "within the spread of the run's own rounds "
+                f"({min(rounds):,.0f}-{max(rounds):,.0f}), so one more process's speed may "
+                "explain it"
+                if within
+                else "outside every round's figure, so something of the run moves this target"
+            )
             self.warnings.append(
                 f"{name}: the run's wrk figure ({run_rps:,.0f} req/s) is {ratio:.2f}x wrk against "
                 f"the same target alone ({alone_rps:,.0f}): more than "
-                f"{ALONE_TOLERANCE:.0%} apart, so something of the run moves this target"
+                f"{ALONE_TOLERANCE:.0%} apart; alone it is {why}"
             )
 
     def syscalls(self, name: str, server: Server) -> _cpu.Syscalls | None:

@@ -83,6 +83,7 @@ class Bench(AloneVisits):
         self.calibrations: list[Calibration] = []
         self.round_data: list[dict[str, Any]] = []  # per round: times, calibrations, resources
         self.closing: Calibration | None = None  # the last round's closing calibration
+        self.alone_calibration: Calibration | None = None  # just before the standalone passes
         self.pair_rungs: dict[str, float] = {}
         self.headline: float | None = None
         self.benchmarks: dict[str, Figures] = {}
@@ -149,15 +150,27 @@ class Bench(AloneVisits):
 
     # -- summary ---------------------------------------------------------------------------
 
-    def rounds(self) -> list[RoundInfo]:
-        """Return every finished round, flagged against the run's median calibration so far
-        (the median of the rounds' opening and closing readings: a retake counts once)."""
+    def reference_s_per_loop(self) -> float | None:
+        """Return the run's median calibration so far, seconds a loop (the median of the
+        rounds' opening and closing readings: a retake counts once)."""
         readings = [d["before"] for d in self.round_data[:1]] + [
             d["after"] for d in self.round_data
         ]
         known = [c.best_s / c.loops for c in readings if c is not None]
-        reference = median(known) if known else None
+        return median(known) if known else None
+
+    def rounds(self) -> list[RoundInfo]:
+        """Return every finished round, flagged against the run's median calibration so far."""
+        reference = self.reference_s_per_loop()
         return [round_info(**data, reference_s_per_loop=reference) for data in self.round_data]
+
+    def machine_off(self) -> float | None:
+        """Return how far the calibration taken before the standalone passes lies off the
+        run's median (+0.2: 20 % slower; None: either was not measured)."""
+        reference, reading = self.reference_s_per_loop(), self.alone_calibration
+        if reference is None or reading is None:
+            return None
+        return reading.best_s / reading.loops / reference - 1
 
     def pairs(self, names: list[str]) -> list[Pair]:
         """Return the run's pairs: the A/A control first, then the table's."""
@@ -319,6 +332,8 @@ class Bench(AloneVisits):
                 self.fix_rungs()
         self.spare_rounds()
         self.stop_generators()  # nothing else of the run alive while each target runs alone
+        if self.s.alone and self.s.wrk:
+            self.alone_calibration = self._calibrate()  # has the machine moved since?
         for name in self.s.targets if not self.s.url else self.s.subjects:
             if self.records[name].status != "failed":
                 self.alone_phase(name)

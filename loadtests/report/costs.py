@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from loadtests.bench.noise import DRIFT_LIMIT
 from loadtests.report.format import fmt
 from loadtests.report.load import Data, Run
 
@@ -94,6 +95,18 @@ def cost_sentence(run: Run, pair_name: str = "default") -> str | None:
     return text + "."
 
 
+def _why_apart(alone: Data) -> str:
+    """Return what a gap past the tolerance is likeliest made of ("" when they agree)."""
+    if alone.get("agrees") is not False:
+        return ""
+    off, low, high = alone.get("machine_off"), alone.get("run_wrk_low"), alone.get("run_wrk_high")
+    if off is not None and abs(off) > DRIFT_LIMIT:
+        return f"the machine moved ({off:+.0%} calibration)"
+    if low is not None and high is not None and low <= alone["wrk_rps"] <= high:
+        return "within the rounds' range"
+    return "outside every round: the run moves it"
+
+
 def alone_rows(run: Run) -> list[dict[str, Any]]:
     """Return per target the run's wrk figure beside wrk against the target alone."""
     rows = []
@@ -106,8 +119,11 @@ def alone_rows(run: Run) -> list[dict[str, Any]]:
                 "name": name,
                 "run": alone.get("run_wrk_rps"),
                 "alone": alone.get("wrk_rps"),
+                "low": alone.get("run_wrk_low"),
+                "high": alone.get("run_wrk_high"),
                 "ratio": alone.get("ratio"),
                 "agrees": alone.get("agrees"),
+                "why": _why_apart(alone),
             }
         )
     return rows

@@ -101,6 +101,17 @@ def aa_line(run: Run) -> Line | None:
             "this run's intervals are too narrow"
         )
         return Line(f"A/A control ({target} : {target})", f"{text}. {verdict}.", "undecided")
+    tested = [
+        c
+        for f in VERDICT_FIGURES
+        if (c := run.comparison(AA_PAIR, f)) is not None and c.median is not None
+    ]
+    if not tested:  # every round left out, or no figure: nothing was put to the test
+        return Line(
+            f"A/A control ({target} : {target})",
+            f"{text}: not tested, no round was usable, so nor is any verdict of this run.",
+            "undecided",
+        )
     return Line(
         f"A/A control ({target} : {target})",
         f"{text}: the method did not invent a difference.",

@@ -312,8 +312,9 @@ def reference_block(run: Run) -> str:
     ranked, context = (view.THROUGHPUT_HEADINGS[p] for p in phases)
     lines = [
         f"| target | {ranked} | {context} · context | sustainable req/s (p99 ≤ {slo} ms) "
-        f"| p99 ms {at} | /predict : noop | invalid-mix errors |",
-        "|---|--:|--:|--:|--:|--:|--:|",
+        f"| p99 ms {at} | /predict : noop | invalid-mix errors "
+        "| server CPU µs / req, user + kernel |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for name, target in run.targets.items():
         closed = [
@@ -332,7 +333,8 @@ def reference_block(run: Run) -> str:
             f"| `{name}` | {closed[0]} | {closed[1]} "
             f"| {text}{f' ({ci})' if ci else ''} | {fmt(p99, 'ms')} "
             f"| {fmt((target.get('ratios') or {}).get('predict_to_noop'), 'ratio')} "
-            f"| {fmt(figure(run, f'{name}.invalid_mix.error_rate'), 'pct')} |"
+            f"| {fmt(figure(run, f'{name}.invalid_mix.error_rate'), 'pct')} "
+            f"| {_split_text(target)} |"
         )
     preset = "quick preset, " if settings.get("quick") else ""
     server = view.join_list(env.get("server_cores"))
@@ -342,13 +344,25 @@ def reference_block(run: Run) -> str:
         if warned
         else "its report raises no warning"
     )
+    calibration = (run.summary.get("calibration") or {}).get("median_ms")
+    speed = f", CPU calibration {calibration:.0f} ms" if calibration else ""
     stamp = (
         f"Reference run `{run.run_id}` of {date}, commit {commit}, on {env.get('cpu_model', '?')} "
-        f"({env.get('cpu_count', '?')} cores; server on core {server}, load on core {load}); "
+        f"({env.get('cpu_count', '?')} cores; server on core {server}, load on core {load}"
+        f"{speed}); "
         f"{preset}{settings.get('rounds', 1)} round(s) of {settings.get('duration_s')} s phases; "
         f"{caveat}. Regenerate with `make reference REF=results/<run>`; do not edit by hand."
     )
     return "\n".join([stamp, "", *lines])
+
+
+def _split_text(target: dict[str, Any]) -> str:
+    """Return a target's server CPU per request as "user + kernel" µs (a dash: not split)."""
+    split = target.get("cpu_split") or {}
+    user, kernel = split.get("user_us"), split.get("kernel_us")
+    if user is None or kernel is None:
+        return fmt(None, "us")
+    return f"{user:,.0f} + {kernel:,.0f}"
 
 
 def splice(text: str, block: str) -> str:

@@ -98,8 +98,13 @@ class Alone(RunFile):
     server_pid: int | None = None
     wrk_rps: float | None = None
     run_wrk_rps: float | None = None  # the run's figure: median of the rounds' wrk
+    run_wrk_low: float | None = None  # the lowest of the rounds' wrk figures
+    run_wrk_high: float | None = None  # the highest
     ratio: float | None = None  # run / alone
     agrees: bool | None = None  # within ALONE_TOLERANCE
+    # The server core's CPU calibration just before the standalone passes against the run's
+    # median (+0.2: 20 % slower): past DRIFT_LIMIT the machine itself moved since the rounds.
+    machine_off: float | None = None
     syscalls_per_request: float | None = None
     syscalls_requests: int | None = None
     syscalls_top: dict[str, float] = {}  # per request, the most frequent calls
