@@ -139,8 +139,9 @@ class Climb:
         return sorted(r for r, v in self.readings.items() if v == "pass")
 
     def common_passed(self) -> set[float]:
-        """Return the common ladder rungs that passed on their own in round 1."""
-        return set(self.passed()) & set(self.rungs)
+        """Return the common ladder rungs that passed in round 1 below the first that did
+        not (a pass above a failure is not counted)."""
+        return set(_prefix(self))
 
 
 def climb(
@@ -153,9 +154,11 @@ def climb(
 ) -> Climb:
     """Climb the rungs, bisect the bracket on a grid of ~step, fix the knee's window (round 1).
 
-    The window is the knee, the grid point above it and WINDOW_BELOW rungs below it, each
-    measured here once if the climb and the bisection did not; with no passing rung it is the
-    lowest rung, with the top rung passing the top two rungs.
+    The bracket lies between the last rung that passed below the first one that did not
+    (after its second look, if it failed mildly) and that one: a pass above a failure does
+    not count. The window is the knee, the grid point above it and WINDOW_BELOW rungs below
+    it, each measured here once if the climb and the bisection did not; with no passing rung
+    it is the lowest rung, with the top rung passing the top two rungs.
     """
     rates = sorted(rungs)
     if not rates:
@@ -177,7 +180,13 @@ def climb(
         if stops_climb(reading, slo_ms, stop_factor):
             break
     _confirm(measure, out, mild, slo_ms)
-    passing = out.passed()
+    passing = _prefix(out)
+    lucky = [r for r in out.passed() if (passing and r > passing[-1]) or not passing]
+    if lucky:
+        out.notes.append(
+            f"{', '.join(f'{r:g}' for r in lucky)} req/s passed above a rung that did not: "
+            "not counted, a rate is sustainable only when every rate below it passed"
+        )
     unknown = [r for r, v in out.readings.items() if v == "unknown"]
     if unknown:
         out.notes.append(
@@ -189,7 +198,7 @@ def climb(
         out.notes.append(f"the lowest rung ({rates[0]:g} req/s) did not pass")
         return out
     low = passing[-1]
-    above = sorted(r for r, v in out.readings.items() if r > low and v != "pass")
+    above = sorted(r for r in out.rungs if r > low and out.readings[r] != "pass")
     if not above:
         out.knee, out.at_least = low, True
         out.window = [r for r in rates if r <= low][-2:]
@@ -223,16 +232,29 @@ def window(grid: Sequence[float], knee: int, step: float = KNEE_STEP) -> list[fl
     return sorted({*below, grid[knee], *grid[knee + 1 : knee + 2]})
 
 
+def _prefix(out: Climb) -> list[float]:
+    """Return the climbed rungs that passed below the first one that did not, ascending."""
+    passing = []
+    for rate in out.rungs:
+        if out.readings[rate] != "pass":
+            break
+        passing.append(rate)
+    return passing
+
+
 def _confirm(
     measure: Callable[[float], Reading], out: Climb, mild: set[float], slo_ms: float
 ) -> None:
-    """Measure the bracket's top again while it failed only mildly: one slow second (a
-    thread pool's burst, another process's moment on the core) must not cap the knee for the
-    whole run, since later rounds measure only the rungs fixed around it. A rung that passes
-    the second time counts as passed, and the next one up gets the same look."""
+    """Measure the first climbed rung that did not pass again while it failed only mildly: one
+    slow second (a thread pool's burst, another process's moment on the core) must not cap
+    the knee for the whole run, since later rounds measure only the rungs fixed around it. A
+    rung that passes the second time counts as passed, and the next one up gets the same
+    look. A rung that fails twice caps the knee, even if a higher one passed: on a shared
+    VM a fast second passes a rate the server cannot sustain as readily as a slow second
+    fails one it can (flask passed 1,500 req/s once, above its closed-loop capacity of about
+    1,450, and failed it in every later round)."""
     while True:
-        passing = out.passed()
-        low = passing[-1] if passing else 0.0
+        low = (_prefix(out) or [0.0])[-1]
         above = sorted(r for r in out.rungs if r > low and out.readings[r] != "pass")
         if not above or above[0] not in mild:
             return

@@ -156,8 +156,9 @@ def ladder_rule(run: Run) -> str:
     return text + (
         f"Round 1 climbs the common rates (stopping at failures or p99 above {STOP_FACTOR:g}"
         f"{TIMES} "
-        "the bound; a rung that failed mildly at the top of the bracket is measured once "
-        f"more) and bisects the knee's bracket on a grid of about {KNEE_STEP:.0%} steps; the "
+        "the bound; the first rung that did not pass is measured once more if it failed "
+        "mildly, and it caps the knee even if a higher rung passed) and bisects the knee's "
+        f"bracket on a grid of about {KNEE_STEP:.0%} steps; the "
         f"knee, the grid step above it and {WINDOW_BELOW} below it, each pair's rung (the "
         "highest common rate both passed in round 1 at no more than "
         f"{PAIR_RUNG_SHARE:.0%} of the lower knee: well below it, where p99 is not all or "
