@@ -20,6 +20,7 @@ from rich.console import Console
 
 from loadtests.bench.cli import settings_from
 from loadtests.bench.config import DEFAULT, QUICK, WRK_CONNECTIONS, RunSettings, aa_twin
+from loadtests.bench.ladder import Climb
 from loadtests.bench.options import build_parser
 from loadtests.bench.progress import Reporter
 from loadtests.bench.runner import Bench, visit_order
@@ -603,3 +604,22 @@ def test_a_flagged_round_is_replaced_by_a_spare_one(
     flagged.clear()
     bench.spare_rounds()
     assert ran == []
+
+
+def test_rungs_placed_by_a_disturbed_round_one_are_warned_of(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Round 1's climbs fix every target's rungs: when it was flagged, the run says so."""
+    settings = RunSettings(targets=("flask",), rounds=4, benches=False)
+    bench = Bench(settings, tmp_path, Reporter(1.0, Console(file=io.StringIO())))
+    flags: list[str] = []
+    monkeypatch.setattr(bench, "rounds", lambda: [RoundInfo(round=1, started_at="t", flags=flags)])
+    bench.records["flask"].climb = Climb()
+    before = list(bench.warnings)
+    bench.warn_if_placed_by_a_disturbed_round()
+    assert bench.warnings == before
+    flags.append("steal time 17.5 % of a core during the round (limit 5 %)")
+    bench.warn_if_placed_by_a_disturbed_round()
+    [new] = bench.warnings[len(before) :]
+    assert new.startswith("round 1, whose climbs fixed every target's rungs")
+    assert "steal time 17.5 %" in new

@@ -331,6 +331,7 @@ class Bench(AloneVisits):
             if rnd == 1:
                 self.fix_rungs()
         self.spare_rounds()
+        self.warn_if_placed_by_a_disturbed_round()
         self.stop_generators()  # nothing else of the run alive while each target runs alone
         if self.s.alone and self.s.wrk:
             self.alone_calibration = self._calibrate()  # has the machine moved since?
@@ -341,6 +342,19 @@ class Bench(AloneVisits):
         if failed:
             raise ProcessError(
                 "failed: " + "; ".join(f"{n}: {self.records[n].error}" for n in failed)
+            )
+
+    def warn_if_placed_by_a_disturbed_round(self) -> None:
+        """Warn when round 1, whose climbs fixed every target's rungs, was flagged: the
+        pooled rungs may then sit away from the knees a quiet machine would show."""
+        first = next((r for r in self.rounds() if r.round == 1), None)
+        climbed = any(rec.climb is not None for rec in self.records.values())
+        if first is not None and first.flags and climbed:
+            self.warnings.append(
+                "round 1, whose climbs fixed every target's rungs for the later rounds, was "
+                f"disturbed ({'; '.join(first.flags)}): the fixed rungs may sit away from the "
+                "knees, so read this run's sustainable throughput as placed by a disturbed "
+                "round, and run again when the machine is quiet"
             )
 
     def run_round(self, rnd: int) -> None:
