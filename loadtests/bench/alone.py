@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from statistics import mean, median
+from typing import Literal
 
 from loadtests.bench import cpu as _cpu
 from loadtests.bench.config import WRK_CONNECTIONS
@@ -31,6 +32,41 @@ from loadtests.targets import TARGETS, get_target
 from shared_model import EXAMPLE
 
 ALONE_TOLERANCE = 0.10  # the run's wrk figure against the target's alone
+
+
+GapCause = Literal["machine", "process", "run"]
+
+
+def gap_cause(
+    ratio: float, off: float | None, alone_rps: float, low: float | None, high: float | None
+) -> GapCause:
+    """Return what a gap between the run's figure (ratio: run / alone) and the figure alone is
+    likeliest made of: the machine, when its calibration moved past DRIFT_LIMIT in the
+    direction of the gap (off > 0: slower alone, so a lower figure alone); else one more
+    process's speed, when the figure alone lies within the rounds' range (low to high); else
+    something of the run."""
+    if off is not None and abs(off) > DRIFT_LIMIT and (off > 0) == (ratio > 1):
+        return "machine"
+    if low is not None and high is not None and low <= alone_rps <= high:
+        return "process"
+    return "run"
+
+
+def why_apart(ratio: float, off: float | None, alone_rps: float, rounds: list[float]) -> str:
+    """Return the warning's words for gap_cause."""
+    low, high = (min(rounds), max(rounds)) if rounds else (None, None)
+    cause = gap_cause(ratio, off, alone_rps, low, high)
+    if cause == "machine":
+        return (
+            f"the machine itself had moved (the server core's CPU calibration {off or 0:+.0%} "
+            "off the run's median just before the passes alone)"
+        )
+    if cause == "process":
+        return (
+            f"the figure alone lies within the run's own rounds ({low or 0:,.0f}-{high or 0:,.0f}),"
+            " so one more process's speed may explain it"
+        )
+    return "the figure alone lies outside every round's, so something of the run moves it"
 
 
 class AloneVisits(Visits):
@@ -103,21 +139,10 @@ class AloneVisits(Visits):
             f"(run / alone {ratio}); {calls.per_request if calls else '-'} system calls a request"
         )
         if agrees is False:
-            within = min(rounds) <= (alone_rps or 0) <= max(rounds)
-            why = (
-                f"the machine itself had moved: the server core's CPU calibration was {off:+.0%} "
-                "off the run's median just before the standalone passes"
-                if off is not None and abs(off) > DRIFT_LIMIT
-                else "within the spread of the run's own rounds "
-                f"({min(rounds):,.0f}-{max(rounds):,.0f}), so one more process's speed may "
-                "explain it"
-                if within
-                else "outside every round's figure, so something of the run moves this target"
-            )
             self.warnings.append(
                 f"{name}: the run's wrk figure ({run_rps:,.0f} req/s) is {ratio:.2f}x wrk against "
-                f"the same target alone ({alone_rps:,.0f}): more than "
-                f"{ALONE_TOLERANCE:.0%} apart; alone it is {why}"
+                f"the same target alone ({alone_rps:,.0f}): more than {ALONE_TOLERANCE:.0%} "
+                f"apart; {why_apart(ratio or 1.0, off, alone_rps or 0.0, rounds)}"
             )
 
     def syscalls(self, name: str, server: Server) -> _cpu.Syscalls | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from loadtests.bench.noise import DRIFT_LIMIT
+from loadtests.bench.alone import gap_cause
 from loadtests.report.format import fmt
 from loadtests.report.load import Data, Run
 
@@ -95,16 +95,26 @@ def cost_sentence(run: Run, pair_name: str = "default") -> str | None:
     return text + "."
 
 
+GAP_WORDS = {
+    "machine": "the machine moved ({off:+.0%} calibration)",
+    "process": "within the rounds' range",
+    "run": "outside every round: the run moves it",
+}
+
+
 def _why_apart(alone: Data) -> str:
     """Return what a gap past the tolerance is likeliest made of ("" when they agree)."""
     if alone.get("agrees") is not False:
         return ""
-    off, low, high = alone.get("machine_off"), alone.get("run_wrk_low"), alone.get("run_wrk_high")
-    if off is not None and abs(off) > DRIFT_LIMIT:
-        return f"the machine moved ({off:+.0%} calibration)"
-    if low is not None and high is not None and low <= alone["wrk_rps"] <= high:
-        return "within the rounds' range"
-    return "outside every round: the run moves it"
+    off = alone.get("machine_off")
+    cause = gap_cause(
+        alone.get("ratio") or 1.0,
+        off,
+        alone["wrk_rps"],
+        alone.get("run_wrk_low"),
+        alone.get("run_wrk_high"),
+    )
+    return GAP_WORDS[cause].format(off=off or 0.0)
 
 
 def alone_rows(run: Run) -> list[dict[str, Any]]:
