@@ -26,7 +26,6 @@ from loadtests.bench import env as _env
 from loadtests.bench.alone import AloneVisits
 from loadtests.bench.compare import aa_warnings, compare
 from loadtests.bench.config import CALIBRATION_S, LOADGEN_START_S, RunSettings, aa_twin
-from loadtests.bench.ladder import headline_rung, pair_rung
 from loadtests.bench.noise import Calibration, calibrate, median_figures, out_of_line, round_info
 from loadtests.bench.progress import Reporter
 from loadtests.bench.results import TargetRecord, target_info
@@ -344,19 +343,6 @@ class Bench(AloneVisits):
                 "failed: " + "; ".join(f"{n}: {self.records[n].error}" for n in failed)
             )
 
-    def warn_if_placed_by_a_disturbed_round(self) -> None:
-        """Warn when round 1, whose climbs fixed every target's rungs, was flagged: the
-        pooled rungs may then sit away from the knees a quiet machine would show."""
-        first = next((r for r in self.rounds() if r.round == 1), None)
-        climbed = any(rec.climb is not None for rec in self.records.values())
-        if first is not None and first.flags and climbed:
-            self.warnings.append(
-                "round 1, whose climbs fixed every target's rungs for the later rounds, was "
-                f"disturbed ({'; '.join(first.flags)}): the fixed rungs may sit away from the "
-                "knees, so read this run's sustainable throughput as placed by a disturbed "
-                "round, and run again when the machine is quiet"
-            )
-
     def run_round(self, rnd: int) -> None:
         """Visit every target once, between two CPU calibrations on the server core."""
         self.reporter.step(f"round {rnd} · CPU calibration")
@@ -421,34 +407,3 @@ class Bench(AloneVisits):
         self.calibrations.append(result)
         self.reporter.advance(CALIBRATION_S)
         return result
-
-    def fix_rungs(self) -> None:
-        """After round 1: fix each pair's latency rung, the headline rung, and every target's
-        rungs for the later rounds (its knee window and the rungs of its pairs)."""
-        climbs = {n: r.climb for n, r in self.records.items() if r.climb is not None}
-        for pair in self.pairs(list(self.records)):
-            a, b = climbs.get(pair.numerator), climbs.get(pair.denominator)
-            rate = pair_rung(a, b) if a and b else None
-            if rate is not None:
-                self.pair_rungs[pair.name] = rate
-                for name in (pair.numerator, pair.denominator):
-                    self.records[name].roles[rate].add(f"pair {pair.name}")
-        ladder = sorted(
-            {s.offered_rps for r in self.records.values() for s in r.steps if s.kind == "climb"}
-        )
-        self.headline = headline_rung(climbs.values(), ladder)
-        for name, rec in self.records.items():
-            rates = set(rec.climb.window if rec.climb else [])
-            rates |= {
-                rate
-                for rate, roles in rec.roles.items()
-                if any(role.startswith("pair ") for role in roles)
-            }
-            if self.headline is not None and name in climbs:
-                rates.add(self.headline)
-                rec.roles[self.headline].add("headline")
-            rec.fixed = sorted(rates)
-            self.reporter.log(
-                f"{name}: knee {rec.climb.knee if rec.climb else None}; rungs of rounds 2-"
-                f"{self.s.rounds}: {', '.join(f'{r:g}' for r in rec.fixed)}"
-            )

@@ -21,8 +21,10 @@ from loadtests.bench.ladder import (
     Reading,
     climb,
     climb_rungs,
+    headline_rung,
     lag_limit_ms,
     p99_fit,
+    pair_rung,
 )
 from loadtests.bench.phases import Phases
 from loadtests.bench.pooling import Pool
@@ -30,7 +32,7 @@ from loadtests.bench.results import TargetRecord
 from loadtests.bench.serving import Server
 from loadtests.common import hdr as _hdr
 from loadtests.common.net import settle
-from loadtests.common.runfiles import PhaseRow, Step, Timing, append_csv
+from loadtests.common.runfiles import Pair, PhaseRow, RoundInfo, Step, Timing, append_csv
 from loadtests.loadgen.openloop import StepResult
 from loadtests.loadgen.stepworker import StepWorker
 from shared_model import EXAMPLE
@@ -49,12 +51,68 @@ class LadderSteps(Phases):
     """Measure open-loop steps of one target; the run's state is the subclass's."""
 
     timing: Timing  # where the run's time goes (the open-loop budget is measured on it)
+    records: dict[str, TargetRecord]
+    pair_rungs: dict[str, float]  # pair -> the rung its latency is compared at
+    headline: float | None  # the rung the headline shows every p99 at
+    warnings: list[str]
     overloaded = False  # the last step failed: wait for the server to go idle first
 
     @property
     def stepper(self) -> StepWorker:
         """Return the open-loop client's worker process."""
         raise NotImplementedError
+
+    def pairs(self, names: list[str]) -> list[Pair]:
+        """Return the run's pairs of targets (the subclass's)."""
+        raise NotImplementedError
+
+    def rounds(self) -> list[RoundInfo]:
+        """Return every finished round with its flags (the subclass's)."""
+        raise NotImplementedError
+
+    def fix_rungs(self) -> None:
+        """After round 1: fix each pair's latency rung, the headline rung, and every target's
+        rungs for the later rounds (its knee window and the rungs of its pairs)."""
+        climbs = {n: r.climb for n, r in self.records.items() if r.climb is not None}
+        for pair in self.pairs(list(self.records)):
+            a, b = climbs.get(pair.numerator), climbs.get(pair.denominator)
+            rate = pair_rung(a, b) if a and b else None
+            if rate is not None:
+                self.pair_rungs[pair.name] = rate
+                for name in (pair.numerator, pair.denominator):
+                    self.records[name].roles[rate].add(f"pair {pair.name}")
+        ladder = sorted(
+            {s.offered_rps for r in self.records.values() for s in r.steps if s.kind == "climb"}
+        )
+        self.headline = headline_rung(climbs.values(), ladder)
+        for name, rec in self.records.items():
+            rates = set(rec.climb.window if rec.climb else [])
+            rates |= {
+                rate
+                for rate, roles in rec.roles.items()
+                if any(role.startswith("pair ") for role in roles)
+            }
+            if self.headline is not None and name in climbs:
+                rates.add(self.headline)
+                rec.roles[self.headline].add("headline")
+            rec.fixed = sorted(rates)
+            self.reporter.log(
+                f"{name}: knee {rec.climb.knee if rec.climb else None}; rungs of rounds 2-"
+                f"{self.s.rounds}: {', '.join(f'{r:g}' for r in rec.fixed)}"
+            )
+
+    def warn_if_placed_by_a_disturbed_round(self) -> None:
+        """Warn when round 1, whose climbs fixed every target's rungs, was flagged: the
+        pooled rungs may then sit away from the knees a quiet machine would show."""
+        first = next((r for r in self.rounds() if r.round == 1), None)
+        climbed = any(rec.climb is not None for rec in self.records.values())
+        if first is not None and first.flags and climbed:
+            self.warnings.append(
+                "round 1, whose climbs fixed every target's rungs for the later rounds, was "
+                f"disturbed ({'; '.join(first.flags)}): the fixed rungs may sit away from the "
+                "knees, so read this run's sustainable throughput as placed by a disturbed "
+                "round, and run again when the machine is quiet"
+            )
 
     def step(
         self,
