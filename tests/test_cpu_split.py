@@ -30,7 +30,7 @@ FIXTURE = DATA / "report_fixture"
 OLD_RUNS = (
     FIXTURE / "summary.json",
     DATA / "claims_fixture" / "summary.json.gz",
-    Path(__file__).parent.parent / "results" / "reference" / "summary.json",
+    Path(__file__).parent / "data" / "default_run_20261126" / "summary.json",
 )
 # Microseconds per call on each clock: made up, of the order a run measures (the tests check
 # how the figures travel and add up, never the figures themselves).

@@ -625,6 +625,9 @@ def test_reference_table_and_splice(tmp_path: Path) -> None:
     assert run.summary["environment"]["cpu_model"] in block
     assert str(run.summary["started_at"])[:10] in block
     assert "server CPU µs / req, user + kernel" in block
+    rounds = run.summary["rounds"]
+    flagged = sum(1 for r in rounds if r.get("flags"))
+    assert f"{len(rounds)} round(s), {flagged} flagged and left out of its verdicts" in block
     name = next(iter(run.targets))
     run.targets[name]["cpu_split"] = {"user_us": 412.4, "kernel_us": 47.2}
     assert "| 412 + 47 |" in report.reference_block(run).split(f"`{name}`", 1)[1].split("\n")[0]
@@ -660,7 +663,7 @@ def test_the_verdict_rests_only_on_figures_that_reproduce(tmp_path: Path) -> Non
     """Common-rate p99 comparisons are shown, never stated in the verdict; throughput and
     sustainable throughput are stated (a whole default run, comparisons recomputed)."""
     run = tmp_path / "run"
-    shutil.copytree(Path(__file__).parent.parent / "results" / "reference", run)
+    shutil.copytree(Path(__file__).parent / "data" / "default_run_20261126", run)
     recompare(run, {})
     md = report.render(run)[1].read_text(encoding="utf-8")
     comparisons = load_summary(run)["comparisons"]

@@ -9,7 +9,8 @@ import pytest
 from loadtests.bench.stability import P99_BUDGET, RATIO_BUDGET, main, rows
 from loadtests.common.runfiles import VERDICT_FIGURES, Summary, read_summary, write_summary
 
-FIXTURE = Path(__file__).parent.parent / "results" / "reference"  # a whole default run
+# A whole default run of 2026-11-26 (once the README's reference run), before the pooled ladder.
+FIXTURE = Path(__file__).parent / "data" / "default_run_20261126"
 
 
 def scaled(run: Summary, run_id: str, factor: float, word: str | None = None) -> Summary:

@@ -69,10 +69,19 @@ def reference_block(run: Run) -> str:
         f"Reference run `{run.run_id}` of {date}, commit {commit}, on {env.get('cpu_model', '?')} "
         f"({env.get('cpu_count', '?')} cores; server on core {server}, load on core {load}"
         f"{speed}); "
-        f"{preset}{settings.get('rounds', 1)} round(s) of {settings.get('duration_s')} s phases; "
+        f"{preset}{settings.get('duration_s')} s phases in {_rounds_text(run, settings)}; "
         f"{caveat}. Regenerate with `make reference REF=results/<run>`; do not edit by hand."
     )
     return "\n".join([stamp, "", *lines])
+
+
+def _rounds_text(run: Run, settings: dict[str, Any]) -> str:
+    """Return how many rounds the run measured and how many of them were flagged."""
+    rounds = run.summary.get("rounds") or []
+    if not rounds:
+        return f"{settings.get('rounds', 1)} round(s)"
+    flagged = sum(1 for r in rounds if r.get("flags"))
+    return f"{len(rounds)} round(s), {flagged} flagged and left out of its verdicts"
 
 
 def _split_text(target: dict[str, Any]) -> str:
