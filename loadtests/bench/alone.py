@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import json
 from statistics import mean, median
-from typing import Literal
 
 from loadtests.bench import cpu as _cpu
 from loadtests.bench.config import WRK_CONNECTIONS
 from loadtests.bench.docs import check as check_docs
-from loadtests.bench.noise import DRIFT_LIMIT
+from loadtests.bench.gap import ALONE_TOLERANCE, why_apart
 from loadtests.bench.results import TargetRecord
 from loadtests.bench.serving import Server
 from loadtests.bench.visit import Visits
@@ -30,43 +29,6 @@ from loadtests.common.runfiles import Alone
 from loadtests.loadgen import wrk as _wrk
 from loadtests.targets import TARGETS, get_target
 from shared_model import EXAMPLE
-
-ALONE_TOLERANCE = 0.10  # the run's wrk figure against the target's alone
-
-
-GapCause = Literal["machine", "process", "run"]
-
-
-def gap_cause(
-    ratio: float, off: float | None, alone_rps: float, low: float | None, high: float | None
-) -> GapCause:
-    """Return what a gap between the run's figure (ratio: run / alone) and the figure alone is
-    likeliest made of: the machine, when its calibration moved past DRIFT_LIMIT in the
-    direction of the gap (off > 0: slower alone, so a lower figure alone); else one more
-    process's speed, when the figure alone lies within the rounds' range (low to high); else
-    something of the run."""
-    if off is not None and abs(off) > DRIFT_LIMIT and (off > 0) == (ratio > 1):
-        return "machine"
-    if low is not None and high is not None and low <= alone_rps <= high:
-        return "process"
-    return "run"
-
-
-def why_apart(ratio: float, off: float | None, alone_rps: float, rounds: list[float]) -> str:
-    """Return the warning's words for gap_cause."""
-    low, high = (min(rounds), max(rounds)) if rounds else (None, None)
-    cause = gap_cause(ratio, off, alone_rps, low, high)
-    if cause == "machine":
-        return (
-            f"the machine itself had moved (the server core's CPU calibration {off or 0:+.0%} "
-            "off the run's median just before the passes alone)"
-        )
-    if cause == "process":
-        return (
-            f"the figure alone lies within the run's own rounds ({low or 0:,.0f}-{high or 0:,.0f}),"
-            " so one more process's speed may explain it"
-        )
-    return "the figure alone lies outside every round's, so something of the run moves it"
 
 
 class AloneVisits(Visits):

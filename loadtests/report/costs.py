@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from loadtests.bench.alone import gap_cause
+from loadtests.bench.gap import gap_cause
 from loadtests.report.format import fmt
 from loadtests.report.load import Data, Run
 

@@ -6,6 +6,7 @@ import shlex
 from typing import Any
 
 from loadtests.bench.config import WRK_CONNECTIONS
+from loadtests.bench.gap import ALONE_TOLERANCE
 from loadtests.bench.ladder import (
     KNEE_STEP,
     LAG_SHARE,
@@ -46,6 +47,7 @@ GUNICORN_NOTE = (
 )
 
 LIMITS = {
+    "alone": ALONE_TOLERANCE,
     "lg_pct": LG_LIMIT_PCT,
     "send_lag_ms": SEND_LAG_LIMIT_MS,
     "tie_low": TIE_BAND[0],
