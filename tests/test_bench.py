@@ -24,6 +24,7 @@ from loadtests.bench.gap import why_apart
 from loadtests.bench.ladder import Climb
 from loadtests.bench.options import build_parser
 from loadtests.bench.progress import Reporter
+from loadtests.bench.results import SATURATION_LIMIT_PCT
 from loadtests.bench.runner import Bench, visit_order
 from loadtests.bench.serving import start_server, stop_server
 from loadtests.bench.summary import CPU_BENCHES, aggregate
@@ -287,9 +288,19 @@ def test_tiny_run_writes_every_file(tiny_run: Path) -> None:
         assert mine[0]["phase"] == first  # wrk first, on the warmed-up fresh process
         assert mine[-1]["phase"] == again  # and again at the end of the visit
         fig = next(f for f in summary["targets"][name]["rounds"] if f["round"] == rnd)
-        measured = [float(r["rps"]) for r in mine if r["section"] == "wrk"]
+        passes = [r for r in mine if r["section"] == "wrk"]
+        measured = [float(r["rps"]) for r in passes]
         assert fig["wrk_samples"] == pytest.approx(measured, abs=0.1)
-        assert fig["wrk_rps"] == pytest.approx(sum(measured) / 2, abs=0.1)
+        # Every pass says what share of its core the server got; below the limit it is
+        # invalid, and the round's figure is the mean of the valid passes (all while none is).
+        for r in passes:
+            assert 0 < float(r["server_share_pct"]) < 150
+            if float(r["server_share_pct"]) < SATURATION_LIMIT_PCT:
+                assert r["valid"] == "False"
+                assert "of its cores" in r["invalid_reason"]
+        assert fig["wrk_samples_valid"] == [r["valid"] == "True" for r in passes]
+        counted = [float(r["rps"]) for r in passes if r["valid"] == "True"] or measured
+        assert fig["wrk_rps"] == pytest.approx(sum(counted) / len(counted), abs=0.1)
         assert fig["warmup_rps"] > 0  # the fresh process's uncounted first second, kept
         # CPU per request is user plus kernel time (psutil, the server's process tree).
         assert fig["user_us"] > 0

@@ -79,24 +79,31 @@ class TestCalibrate:
 
 class TestRoundFlags:
     def test_clean_round_has_no_flags(self) -> None:
-        assert round_flags(BEFORE, after(0.104), steal_pct=0.4) == []
-
-    @pytest.mark.parametrize("best_s", [0.115, 0.085])
-    def test_drift_above_ten_percent_flags_the_round(self, best_s: float) -> None:
-        assert abs(drift(BEFORE, after(best_s))) == pytest.approx(0.15)
-        flags = round_flags(BEFORE, after(best_s), steal_pct=0.0)
-        assert len(flags) == 1
-        assert "drifted" in flags[0]
+        assert round_flags(steal_pct=0.4) == []
 
     def test_steal_above_five_percent_flags_the_round(self) -> None:
-        flags = round_flags(BEFORE, after(0.100), steal_pct=7.5)
+        flags = round_flags(steal_pct=7.5)
         assert flags == ["steal time 7.5 % of a core during the round (limit 5 %)"]
 
-    def test_both_reasons_are_given(self) -> None:
-        assert len(round_flags(BEFORE, after(0.2), steal_pct=12.0)) == 2
+    def test_steal_at_the_limit_is_clean(self) -> None:
+        assert round_flags(steal_pct=5.0) == []
 
-    def test_missing_figures_flag_nothing(self) -> None:
-        assert round_flags(None, after(0.2), steal_pct=None) == []
+    def test_missing_steal_flags_nothing(self) -> None:
+        assert round_flags(steal_pct=None) == []
+
+    @pytest.mark.parametrize("best_s", [0.115, 0.085, 0.2])
+    def test_calibration_drift_is_shown_and_flags_nothing(self, best_s: float) -> None:
+        """On the Intel Xeon VM a round's calibration drift did not track its figures; what
+        the machine took from a target is checked on each wrk pass instead."""
+        info = round_info(1, "t", 60.0, BEFORE, after(best_s), {"steal_pct": 1.0})
+        assert info.drift == pytest.approx(best_s / 0.1 - 1, abs=1e-3)
+        assert info.flags == []
+        assert not info.excluded
+
+    def test_steal_flags_the_round_info(self) -> None:
+        info = round_info(1, "t", 60.0, BEFORE, after(0.1), {"steal_pct": 9.0})
+        assert info.excluded
+        assert "steal time 9.0 %" in info.flags[0]
 
     def test_drift_compares_time_per_loop(self) -> None:
         doubled = replace(BEFORE, loops=6_000_000, best_s=0.2)
@@ -134,27 +141,14 @@ class TestSteal:
             assert all(float(r["steal_pct"]) >= 0 for r in rows)
 
 
-def test_a_round_is_flagged_against_the_runs_median_too() -> None:
-    """A disturbance that lasted the whole round drifts nothing; its level gives it away."""
-    reference = BEFORE.best_s / BEFORE.loops
-    slow = after(0.13)
-    assert round_flags(slow, slow, None) == []  # no drift
-    flags = round_flags(slow, slow, None, reference)
-    assert len(flags) == 2
-    assert "off the run's median" in flags[0]
-    assert round_flags(BEFORE, after(0.105), None, reference) == []
-
-
-def test_a_momentary_spike_at_the_boundary_is_retaken_and_flags_nothing() -> None:
+def test_a_momentary_spike_at_the_boundary_is_retaken_and_shown() -> None:
     """The round's closing reading out of line, the retake in line: the retake closes the
-    round (and opens the next), the spike is shown, and neither round is flagged."""
-    reference = BEFORE.best_s / BEFORE.loops
+    round (and opens the next) and the spike is shown beside it."""
     spike, retake = after(0.16), after(0.101)
     assert out_of_line(BEFORE, spike)
     assert not out_of_line(BEFORE, retake)
-    info = round_info(2, "t", 60.0, BEFORE, retake, {}, spike=spike, reference_s_per_loop=reference)
+    info = round_info(2, "t", 60.0, BEFORE, retake, {}, spike=spike)
     assert info.flags == []
     assert info.calibration_spike is not None
     assert info.calibration_spike.best_ms == 160.0
-    held = round_info(2, "t", 60.0, BEFORE, spike, {}, reference_s_per_loop=reference)
-    assert held.excluded
+    assert info.drift == pytest.approx(0.01, abs=1e-3)

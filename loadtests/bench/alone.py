@@ -3,8 +3,9 @@
 The Locust master and the open-loop client are stopped first, so nothing else of the run is
 alive. Each target then gets one more fresh process, warmed up like a round's, and:
 
-- wrk passes of the same script at the same concurrency, as many as a visit makes, their
-  mean. It should agree with the run's figure (the median of the rounds' wrk figures) within
+- wrk passes of the same script at the same concurrency, as many as a visit makes, the mean
+  of the valid ones (a pass whose server did not get its core is left out, as in a round).
+  It should agree with the run's figure (the median of the rounds' wrk figures) within
   ALONE_TOLERANCE: a larger gap means something of the run itself moves the answer (or the
   machine moved by that much between the rounds and the end), and the run warns;
 - ``strace -c -f`` on the server for one more wrk second (untimed: the tracer stops the
@@ -68,13 +69,19 @@ class AloneVisits(Visits):
         if self.s.server_warmup_s:
             self.wrk(name, server, "alone-warmup", self.s.server_warmup_s)
         passes = [
-            self.wrk(name, server, f"alone-{n}", self.s.duration_s)["rps"] or 0.0
+            self.wrk(name, server, f"alone-{n}", self.s.duration_s)
             for n in range(1, max(1, self.s.wrk_passes) + 1)
         ]
         self.reporter.advance((1 + len(passes)) * self.s.wrk_s())
+        for n, figures in enumerate(passes, 1):
+            if not figures["valid"]:
+                self.warnings.append(
+                    f"{name}: wrk pass {n} alone left out: {figures['invalid_reason']}"
+                )
+        counted = [f for f in passes if f["valid"]] or passes  # as a round's passes count
         rounds = [f.wrk_rps for f in rec.per_round.values() if f.wrk_rps and f.wrk_valid]
         run_rps = median(rounds) if rounds else None
-        alone_rps = round(mean(passes), 1) or None
+        alone_rps = round(mean(f["rps"] or 0.0 for f in counted), 1) or None
         ratio = round(run_rps / alone_rps, 3) if run_rps and alone_rps else None
         agrees = None if ratio is None else abs(ratio - 1) <= ALONE_TOLERANCE
         off = self.machine_off()

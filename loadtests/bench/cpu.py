@@ -95,6 +95,23 @@ def wait_idle(
     return last - start
 
 
+def share_pct(
+    before: Counters,
+    after: Counters,
+    duration_s: float,
+    cores: Sequence[int] | None,
+    workers: int,
+) -> float | None:
+    """Return a process tree's CPU time between two readings over a load of duration_s, in
+    percent of the cores it can use: those it is pinned to, at most one per worker (a Python
+    worker holds its GIL). None when it is not pinned, so what it may use is unknown."""
+    if not cores or duration_s <= 0:
+        return None
+    usable = min(len(cores), max(1, workers))
+    used = (after.user_s + after.kernel_s) - (before.user_s + before.kernel_s)
+    return round(used / (duration_s * usable) * 100, 1)
+
+
 @dataclass(frozen=True)
 class Split:
     """A server's CPU per answered request, user and kernel, and connections per request."""

@@ -4,8 +4,8 @@ The calibration is a tight pure-Python loop of fixed work, timed a few times in 
 child process pinned to the server's cores (the runner itself sits on the load
 generator's core, which must not be measured). Run before and after a round, it shows
 whether the machine got slower or faster meanwhile (frequency scaling, a noisy
-neighbour); with the hypervisor's steal time it decides whether the round was disturbed
-and must be left out of the verdicts.
+neighbour), and its median tells two machines apart. The hypervisor's steal time decides
+whether a round was disturbed and must be left out of the verdicts (``round_flags``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from loadtests.common.runfiles import CalibrationFigures, RoundInfo
 
 LOOPS = 3_000_000  # about 120 ms of pure-Python work per repeat on this machine, uncontended
 REPEATS = 5
-DRIFT_LIMIT = 0.10  # relative change of the calibration between before and after
+# A calibration this far from another is out of line: a round's closing reading is then taken
+# again at once, and a gap to a target alone is put on the machine (``loadtests.bench.gap``).
+DRIFT_LIMIT = 0.10
 STEAL_LIMIT_PCT = 5.0  # percent of one core
 
 # Runs in the child: pin first, then time the same loop ``repeats`` times.
@@ -101,43 +103,22 @@ def out_of_line(reference: Calibration, reading: Calibration) -> bool:
     return abs(drift(reference, reading)) > DRIFT_LIMIT
 
 
-def round_flags(
-    calibration_before: Calibration | None,
-    calibration_after: Calibration | None,
-    steal_pct: float | None,
-    reference_s_per_loop: float | None = None,
-) -> list[str]:
+def round_flags(steal_pct: float | None) -> list[str]:
     """Return why a round was disturbed (empty: clean); a missing figure flags nothing.
 
-    A round is disturbed when its calibration drifted more than DRIFT_LIMIT between its
-    start and its end, when either end is more than DRIFT_LIMIT off the run's median
-    calibration (a disturbance that lasted the whole round drifts nothing), or when the
-    hypervisor's steal time passed STEAL_LIMIT_PCT.
+    A round is disturbed when the hypervisor's steal time passed STEAL_LIMIT_PCT: over six
+    default runs on the Intel Xeon VM (29 rounds) a round's steal tracked how far all its
+    targets' wrk figures sat below their medians (correlation -0.83), while the calibration's
+    drift over the round did not (+0.10), nor how far its pairs' ratios moved (+0.05; steal
+    +0.36). The calibration is shown with every round, and flags nothing: what the machine
+    took from a target while it was measured is checked on each wrk pass instead (the
+    server's share of its cores, ``loadtests.bench.results.SATURATION_LIMIT_PCT``).
     """
-    flags: list[str] = []
-    if calibration_before is not None and calibration_after is not None:
-        change = drift(calibration_before, calibration_after)
-        if abs(change) > DRIFT_LIMIT:
-            flags.append(
-                f"CPU calibration drifted {change:+.0%} during the round "
-                f"({calibration_before.best_s * 1000:.0f} → "
-                f"{calibration_after.best_s * 1000:.0f} ms; limit ±{DRIFT_LIMIT:.0%})"
-            )
-    if reference_s_per_loop and not flags:
-        for end, cal in (("start", calibration_before), ("end", calibration_after)):
-            if cal is None:
-                continue
-            off = cal.best_s / cal.loops / reference_s_per_loop - 1
-            if abs(off) > DRIFT_LIMIT:
-                flags.append(
-                    f"CPU calibration at the round's {end} {off:+.0%} off the run's median "
-                    f"({cal.best_s * 1000:.0f} ms; limit ±{DRIFT_LIMIT:.0%})"
-                )
     if steal_pct is not None and steal_pct > STEAL_LIMIT_PCT:
-        flags.append(
+        return [
             f"steal time {steal_pct:.1f} % of a core during the round (limit {STEAL_LIMIT_PCT:g} %)"
-        )
-    return flags
+        ]
+    return []
 
 
 def figures_of(calibration: Calibration | None) -> CalibrationFigures | None:
@@ -170,7 +151,6 @@ def round_info(
     after: Calibration | None,
     resources: Mapping[str, Any],
     spike: Calibration | None = None,
-    reference_s_per_loop: float | None = None,
 ) -> RoundInfo:
     """Return one round's record: its calibrations, the machine's noise, and its flags.
 
@@ -189,5 +169,5 @@ def round_info(
         drift=round(drift(before, after), 4) if before and after else None,
         steal_pct=steal_pct,
         other_cpu_pct=float(other) if isinstance(other, int | float) else None,
-        flags=round_flags(before, after, steal_pct, reference_s_per_loop),
+        flags=round_flags(steal_pct),
     )

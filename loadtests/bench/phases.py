@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from statistics import mean
 from typing import Any
 
 from loadtests.bench import cpu as _cpu
 from loadtests.bench.config import MATRIX_S, OVERLOAD_EXTRA_S, WRK_CONNECTIONS, RunSettings
 from loadtests.bench.progress import Reporter
-from loadtests.bench.results import TargetRecord, locust_figures, validity
+from loadtests.bench.results import SPLIT_KEYS, TargetRecord, locust_figures, validity
 from loadtests.bench.sampling import Sampler, summarise
 from loadtests.bench.serving import Server
 from loadtests.bench.summary import Figures
@@ -40,8 +39,6 @@ from loadtests.robustness.cases import CASES
 from loadtests.robustness.matrix import run_matrix, write_matrix
 from loadtests.robustness.overload import overload
 from shared_model import EXAMPLE
-
-SPLIT_KEYS = ("user_us", "kernel_us", "connections_per_request", "client_connections_per_request")
 
 
 class Phases:
@@ -132,26 +129,15 @@ class Phases:
     def wrk_phase(
         self, tag: str, rec: TargetRecord, rnd: int, server: Server, pass_no: int
     ) -> Figures:
-        """Measure the peak with wrk at the run's fixed concurrency; every pass of a visit joins
-        the round's figures (their mean: throughput, CPU split, connections per request)."""
+        """Measure the peak with wrk at the run's fixed concurrency; every valid pass of a visit
+        joins the round's figures (their mean: throughput, CPU split, connections per request)."""
         name = rec.info["name"]
         again = f"-pass{pass_no}" if pass_no > 1 else ""
         self.reporter.step(f"{tag} · wrk c={WRK_CONNECTIONS}{again}")
         figures = self.wrk(name, server, f"r{rnd}{again}", self.s.duration_s)
         figures["phase"] += again
         rec.add("wrk", figures)
-        fig = rec.round_figures(rnd)
-        fig.wrk_samples = [*fig.wrk_samples, float(figures["rps"] or 0)]
-        fig.wrk_valid = bool(figures["valid"]) and (fig.wrk_valid or len(fig.wrk_samples) == 1)
-        fig.wrk_rps = round(mean(fig.wrk_samples), 1)
-        n = len(fig.wrk_samples)
-        for key in SPLIT_KEYS:  # the running mean over the round's passes
-            value, before = figures.get(key), getattr(fig, key)
-            if value is not None:
-                merged = value if before is None else (before * (n - 1) + value) / n
-                setattr(fig, key, round(merged, 4 if "connections" in key else 1))
-        if fig.user_us is not None and fig.kernel_us is not None:
-            fig.cpu_us_per_request = round(fig.user_us + fig.kernel_us, 1)
+        fig = rec.add_wrk_pass(rnd, figures)
         locust = fig.locust_rps or 0
         ratio = locust / figures["rps"] if figures["rps"] else 0
         note = f"  user {figures.get('user_us')} + kernel {figures.get('kernel_us')} µs/req"
@@ -192,13 +178,21 @@ class Phases:
         after, end = _cpu.read(server_pid), time.time()
         self.watch(f"{name}:idle", server)
         resources = summarise(sampler.window(start, end), 1)
-        reason = validity(as_float(resources.get("lg_cpu_max_pct")))
+        share = (
+            _cpu.share_pct(
+                before, after, result.duration_s, self.s.server_cores, self.s.server_workers
+            )
+            if server_pid
+            else None
+        )
+        reason = validity(as_float(resources.get("lg_cpu_max_pct")), server_share_pct=share)
         split = _cpu.split(before, after, result.requests) if server_pid else None
         figures: Figures = result.as_dict()
         figures.update(
             phase=f"wrk-c{connections}",
             users=connections,
             **resources,
+            server_share_pct=share,
             valid=reason is None,
             invalid_reason=reason,
             files=[{"output": f"wrk/{out.name}", "script": "wrk/predict.lua"}],

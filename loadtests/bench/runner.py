@@ -159,9 +159,8 @@ class Bench(AloneVisits):
         return median(known) if known else None
 
     def rounds(self) -> list[RoundInfo]:
-        """Return every finished round, flagged against the run's median calibration so far."""
-        reference = self.reference_s_per_loop()
-        return [round_info(**data, reference_s_per_loop=reference) for data in self.round_data]
+        """Return every finished round with its calibrations, noise and flags."""
+        return [round_info(**data) for data in self.round_data]
 
     def machine_off(self) -> float | None:
         """Return how far the calibration taken before the standalone passes lies off the
@@ -354,9 +353,9 @@ class Bench(AloneVisits):
         after = first = self._calibrate()
         spike = None
         if before and after and out_of_line(before, after):
-            # A boundary reading out of line with the round's opening is taken again once: a
-            # moment's disturbance must not flag this round and the next (the next opens
-            # with the retake); one that holds flags this round.
+            # A boundary reading out of line with the round's opening is taken again once, so
+            # that a moment's disturbance is shown as a spike rather than as the machine's
+            # state at the end of this round and the start of the next.
             retake = self._calibrate()
             if retake is not None and not out_of_line(before, retake):
                 spike, after = first, retake

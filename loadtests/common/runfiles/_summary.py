@@ -58,6 +58,9 @@ class Phase(Percentiles):
     lg_cpu_total_max_pct: float | None = None
     server_cpu_pct: float | None = None
     server_cpu_max_pct: float | None = None
+    # wrk: the server's CPU time over the pass's wall time, percent of its pinned cores (a
+    # saturated server uses all of them; below SATURATION_LIMIT_PCT the pass was disturbed)
+    server_share_pct: float | None = None
     server_rss_mb: float | None = None
     load_generator_bound: bool = False
     other_cpu_pct: float | None = None
@@ -95,9 +98,10 @@ class RoundFigures(RunFile):
     level: int | None = None  # the closed-loop concurrency measured (the peak level)
     locust_rps: float | None = None
     locust_valid: bool = False
-    wrk_rps: float | None = None  # the mean of the round's wrk passes (wrk_samples)
-    wrk_valid: bool = False  # every pass valid
+    wrk_rps: float | None = None  # the mean of the round's valid wrk passes (all if none is)
+    wrk_valid: bool = False  # at least one pass valid
     wrk_samples: list[float] = []  # each wrk pass's req/s, in the order measured
+    wrk_samples_valid: list[bool] = []  # whether each pass counts (older runs: empty)
     cpu_us_per_request: float | None = None  # server CPU per answered request, at wrk's peak
     user_us: float | None = None  # its user part (psutil cpu_times of the server's tree)
     kernel_us: float | None = None  # its kernel part
@@ -408,9 +412,11 @@ class PhaseRow(RunFile):
     max_ms: float | None = None
     lg_cpu_max_pct: float | None = None
     server_cpu_pct: float | None = None
+    server_share_pct: float | None = None
     server_rss_mb: float | None = None
     load_generator_bound: bool = False
     valid: bool = True
+    invalid_reason: str | None = None
     hdr: str
 
 

@@ -15,7 +15,7 @@ from loadtests.bench.ladder import (
     WINDOW_BELOW,
 )
 from loadtests.bench.noise import DRIFT_LIMIT, STEAL_LIMIT_PCT
-from loadtests.bench.results import LG_LIMIT_PCT, SEND_LAG_LIMIT_MS
+from loadtests.bench.results import LG_LIMIT_PCT, SATURATION_LIMIT_PCT, SEND_LAG_LIMIT_MS
 from loadtests.common.stats import MIN_ROUNDS, TIE_BAND
 from loadtests.report.format import DASH, TIMES, fmt
 from loadtests.report.load import (
@@ -55,6 +55,7 @@ LIMITS = {
     "min_rounds": MIN_ROUNDS,
     "drift": DRIFT_LIMIT,
     "steal_pct": STEAL_LIMIT_PCT,
+    "saturation_pct": SATURATION_LIMIT_PCT,
     "knee_step": KNEE_STEP,
     "stop_factor": STOP_FACTOR,
     "lag_share": LAG_SHARE,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from loadtests.bench.noise import DRIFT_LIMIT, STEAL_LIMIT_PCT
-from loadtests.bench.results import LG_LIMIT_PCT, SEND_LAG_LIMIT_MS
+from loadtests.bench.noise import STEAL_LIMIT_PCT
+from loadtests.bench.results import LG_LIMIT_PCT, SATURATION_LIMIT_PCT, SEND_LAG_LIMIT_MS
 from loadtests.common.stats import MIN_ROUNDS
 from loadtests.report.format import DASH, TIMES, fmt
 from loadtests.report.load import (
@@ -31,12 +31,13 @@ RUN, FLAGGED, INVALID, SPREAD, WRK, IDLE, OTHER = (
     "Other flags raised by the run",
 )
 WARNING_NOTES = {
-    FLAGGED: f"The CPU calibration drifted more than ±{DRIFT_LIMIT:.0%} over the round, or the "
-    f"hypervisor stole more than {STEAL_LIMIT_PCT:g} % of a core: the round's figures are "
-    "shown, but no ratio uses them.",
+    FLAGGED: f"The hypervisor stole more than {STEAL_LIMIT_PCT:g} % of a core during the round: "
+    "the round's figures are shown, but no ratio uses them.",
     INVALID: f"The busiest load-generator process was above {LG_LIMIT_PCT:.0f} % of its core "
-    f"(or, open loop, its send lag p99 above {SEND_LAG_LIMIT_MS:g} ms): such a figure measures "
-    "the load generator, not the server. Shown greyed, never used in a verdict.",
+    f"(or, open loop, its send lag p99 above {SEND_LAG_LIMIT_MS:g} ms), or during a wrk pass "
+    f"the server got less than {SATURATION_LIMIT_PCT:g} % of its cores: such a figure "
+    "measures the load generator or the machine, not the server. Shown greyed (a left-out "
+    "wrk pass is named under the target's flags), never used in a verdict.",
     SPREAD: f"(max - min) / median over rounds above {SPREAD_WARN_RPS:.0%} (req/s) or "
     f"{SPREAD_WARN_LATENCY:.0%} (p99): a difference smaller than the spread is noise.",
     WRK: "Locust's peak against wrk at the same number of connections: the lower of the two "
