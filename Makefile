@@ -65,7 +65,7 @@ invalid: $(STAMP) $(MODEL) ## send every catalogue case to every target: <run>/i
 fuzz: $(STAMP) $(MODEL) ## schemathesis (in-process and its CLI, --checks all) against flask and fastapi
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/test_fuzz.py -s -q -p no:cacheprovider
 
-# Bench knobs: QUICK=1, TARGETS="flask fastapi" (or all), ROUNDS=4, SLO_MS=25 (the p99 bound
+# Bench knobs: QUICK=1, TARGETS="flask fastapi" (or all), ROUNDS=5, SLO_MS=25 (the p99 bound
 # of the sustainable throughput), DURATION=0.8 (s per closed-loop phase), STEP=0.5 (s per
 # open-loop step), USERS=1,8,32,64 (sweep levels), URL=http://127.0.0.1:8000 (a running
 # deployment), BENCH_ARGS=... (any option of python -m loadtests.bench --help, e.g. --aa none,

@@ -47,10 +47,13 @@ WARMUP_WRK_S = 1.0
 # chance, between-set SD 4.7-5.6 %, and not between sets of the same servers), so every round
 # starts its own: the rounds sample process speed, and the intervals include it.
 SERVER_INSTANCES = 1
-# A round the machine disturbed (flagged: left out of every verdict) is replaced by one more
-# round, at most SPARE_ROUNDS of them: on a VM whose host was busy, two or three of four rounds
-# were flagged (steal time 6-14 % of a core, calibration moving 20 %) and left no interval.
-SPARE_ROUNDS = 1
+# A round the machine disturbed (flagged: left out of every verdict) can be replaced by one more
+# round, at most SPARE_ROUNDS of them (--spare-rounds). None by default: a round costs about
+# 75 s on the Intel Xeon VM, and five planned rounds (one left out still leaves four) fit the
+# 10-minute budget where four and a spare did not always (589 s through make with a spare,
+# 2026-12-07). Spares were added when the calibration flagged two or three of four rounds;
+# steal alone would have flagged at most one round in each of nine runs since.
+SPARE_ROUNDS = 0
 STEPS_ROUND1 = 10  # climb, bisection, the window filled in: one target's first round
 STEPS_LATER = 6  # the knee window and the pairs' rungs: one target's later round
 
@@ -71,12 +74,12 @@ class Preset:
     wrk_passes: int
 
 
-# Default: four interleaved rounds (with three, the bootstrap interval of a median is just
-# the range of three values, about 75 % coverage; four give about 87 %); the sweep (every
-# level), the controls and the invalid mix run in the first round only. Open-loop steps of
-# 0.5 s (at least 500 requests): the decisions pool every round's answers at a rung, so one
-# round's step need not decide on its own. See the README for what each length buys.
-DEFAULT = Preset((1, 8, 32, 64), 0.8, 0.25, 1.0, 0.5, MIN_STEP_REQUESTS, 4, 0.25, 0.25, WRK_PASSES)
+# Default: five interleaved rounds (the bootstrap interval of a median is close to the range
+# of the values: with three, about 75 % coverage; four, about 87 %; five, about 94 %); the
+# sweep (every level), the controls and the invalid mix run in the first round only. Open-loop
+# steps of 0.5 s (at least 500 requests): the decisions pool every round's answers at a rung,
+# so one round's step need not decide on its own. See the README for what each length buys.
+DEFAULT = Preset((1, 8, 32, 64), 0.8, 0.25, 1.0, 0.5, MIN_STEP_REQUESTS, 5, 0.25, 0.25, WRK_PASSES)
 # Quick: one level, two rounds of short phases, one wrk pass a visit (about a minute;
 # verdicts undecided).
 QUICK = Preset((32,), 0.4, 0.15, 1.0, 0.4, 0, 2, 0.02, 0.2, 1)

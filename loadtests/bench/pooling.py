@@ -14,7 +14,7 @@ bound above ``1 - percentile`` at the same confidence (the same tail, the other 
 
 Intervals: the rounds are the independent unit (each its own server process), so a pooled
 figure's interval comes from resampling rounds with replacement, enumerated exactly (every
-multiset of rounds, weighted by its multinomial probability; 35 multisets for 4 rounds), and
+multiset of rounds, weighted by its multinomial probability; 126 multisets for 5 rounds), and
 read off as the 2.5th and 97.5th weighted percentiles.
 """
 
