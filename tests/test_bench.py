@@ -318,7 +318,7 @@ def test_tiny_run_writes_every_file(tiny_run: Path) -> None:
         fixed = sorted(
             r["offered_rps"]
             for r in target["rungs"]
-            if {"knee window", "headline"} & set(r["roles"])
+            if {"knee window", "headline", "recovery"} & set(r["roles"])
             or any(role.startswith("pair ") for role in r["roles"])
         )
         later = [

@@ -3,13 +3,19 @@ network: fake readings)."""
 
 from __future__ import annotations
 
+import io
 import itertools
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from loadtests.bench.config import RunSettings
 from loadtests.bench.ladder import (
+    RECOVERY_SHARES,
+    SUSPECT_KNEE_SHARE,
+    Climb,
     Reading,
     climb,
     climb_rungs,
@@ -21,8 +27,12 @@ from loadtests.bench.ladder import (
     navigate,
     p99_fit,
     pair_rung,
+    recovery_rungs,
 )
+from loadtests.bench.progress import Reporter
+from loadtests.bench.runner import Bench
 from loadtests.bench.steps import step_of
+from loadtests.common.runfiles import RoundFigures
 from loadtests.loadgen.openloop import StepResult
 
 LADDER = [250.0, 500.0, 1000.0, 1500.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0]
@@ -265,3 +275,58 @@ def test_a_step_is_invalid_for_the_decision_only_when_its_lag_could_change_it() 
     assert fit.kind == "fixed"
     # A late client cannot fail a request: that step decides whatever its lag.
     assert step_of(result(5.0, 9.0, failed=1), 1, 25.0, "climb", "x.hdr").valid
+
+
+class TestRecoveryRungs:
+    """Round 1's knee far below the target's own capacity: a disturbed climb, likely."""
+
+    def test_a_suspect_knee_adds_rungs_at_shares_of_the_capacity(self) -> None:
+        # The case behind the rule: FastAPI def's knee at 545 req/s, its wrk 2,062 req/s.
+        assert recovery_rungs(545.0, 2062.0) == [round(share * 2062.0) for share in RECOVERY_SHARES]
+        assert recovery_rungs(545.0, 2062.0) == [928.0, 1072.0, 1237.0, 1423.0]
+
+    @pytest.mark.parametrize(
+        ("knee", "capacity"),
+        [(1383.0, 2766.0), (825.0, 2062.0), (None, 2062.0), (545.0, None), (545.0, 0.0)],
+    )
+    def test_a_plausible_or_unknown_knee_adds_nothing(
+        self, knee: float | None, capacity: float | None
+    ) -> None:
+        assert recovery_rungs(knee, capacity) == []
+
+    def test_the_limit_sits_between_the_plausible_knees_and_the_disturbed_ones(self) -> None:
+        # 96 target-runs: 0.50-1.17 of capacity, but three disturbed climbs at 0.26-0.35.
+        assert 0.35 < SUSPECT_KNEE_SHARE < 0.50
+        assert RECOVERY_SHARES[0] > SUSPECT_KNEE_SHARE
+        assert list(RECOVERY_SHARES) == sorted(RECOVERY_SHARES)
+
+
+def test_the_fixed_rungs_of_a_suspect_knee_include_the_recovery_rungs(tmp_path: Path) -> None:
+    """fix_rungs adds them to the target's rungs for rounds 2..., with their role, and warns;
+    a target whose knee is plausible keeps its window alone."""
+    settings = RunSettings(targets=("flask", "fastapi"), rounds=3, benches=False)
+    bench = Bench(settings, tmp_path, Reporter(1.0, Console(file=io.StringIO())))
+    cases = {"fastapi": (545.0, 2062.0), "flask": (1000.0, 1500.0)}
+    for name, (knee, capacity) in cases.items():
+        rec = bench.records[name]
+        rec.climb = Climb(knee=knee, window=[knee / 1.21, knee / 1.1, knee, knee * 1.1])
+        rec.per_round[1] = RoundFigures(round=1, wrk_rps=capacity, wrk_valid=True)
+    before = list(bench.warnings)
+    bench.fix_rungs()
+    fastapi, flask = bench.records["fastapi"], bench.records["flask"]
+    assert set(recovery_rungs(545.0, 2062.0)) <= set(fastapi.fixed)
+    assert all("recovery" in fastapi.roles[r] for r in recovery_rungs(545.0, 2062.0))
+    assert not any("recovery" in roles for roles in flask.roles.values())
+    assert max(flask.fixed) == pytest.approx(1100.0)
+    [warning] = bench.warnings[len(before) :]
+    assert warning.startswith("fastapi: round 1's knee (545 req/s) lies below 40 %")
+    # A knee at the top of the climb is a lower bound, and a given ladder is the user's own:
+    # neither is a climb cut short.
+    fastapi.climb = Climb(knee=545.0, at_least=True, window=[500.0, 545.0])
+    fastapi.roles.clear()
+    bench.fix_rungs()
+    assert fastapi.fixed == [500.0, 545.0]
+    fastapi.climb = Climb(knee=545.0, window=[500.0, 545.0, 600.0])
+    bench.s = RunSettings(targets=("flask", "fastapi"), rounds=3, benches=False, ladder=(500, 545))
+    bench.fix_rungs()
+    assert fastapi.fixed == [500.0, 545.0, 600.0]

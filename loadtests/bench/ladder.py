@@ -47,6 +47,16 @@ PAIR_RUNG_SHARE = 0.7
 # (wrk, measured just before in the same visit), so its knee is inside its climb.
 TOP_HEADROOM = 1.25
 
+# Round 1's knee is suspect below this share of the target's own closed-loop capacity (its wrk
+# figure in round 1): over 96 target-runs of 12 default runs on the Intel Xeon VM the knee lay at
+# 0.50-1.17 of it (median 0.72), but for three climbs a disturbance had cut short (0.26-0.35;
+# one put FastAPI def's knee at 545 req/s, its later rounds then passing every rung up to it
+# with a p99 of 3-7 ms, and the A/A control called its twin 2.29x faster). Rounds 2... then
+# also measure RECOVERY_SHARES of that capacity, so the pooled rounds can place the sustainable
+# figure where they find it rather than where one disturbed climb left it.
+SUSPECT_KNEE_SHARE = 0.4
+RECOVERY_SHARES = (0.45, 0.52, 0.6, 0.69)  # ~15 % apart, up to about the median knee
+
 Verdict = Literal["pass", "fail", "unknown"]
 
 
@@ -230,6 +240,15 @@ def window(grid: Sequence[float], knee: int, step: float = KNEE_STEP) -> list[fl
     while len(below) < WINDOW_BELOW:
         below.insert(0, float(round((below[0] if below else grid[knee]) / (1 + step))))
     return sorted({*below, grid[knee], *grid[knee + 1 : knee + 2]})
+
+
+def recovery_rungs(knee: float | None, capacity_rps: float | None) -> list[float]:
+    """Return the rungs added to a target's fixed ones when round 1's knee is suspect (below
+    SUSPECT_KNEE_SHARE of its closed-loop capacity): RECOVERY_SHARES of that capacity, rounded
+    to whole req/s; none when the knee is plausible or either figure is unknown."""
+    if not knee or not capacity_rps or knee >= SUSPECT_KNEE_SHARE * capacity_rps:
+        return []
+    return [float(round(share * capacity_rps)) for share in RECOVERY_SHARES]
 
 
 def _prefix(out: Climb) -> list[float]:

@@ -17,6 +17,7 @@ from loadtests.bench import cpu as _cpu
 from loadtests.bench.config import STEP_OVERHEAD_S
 from loadtests.bench.ladder import (
     STOP_FACTOR,
+    SUSPECT_KNEE_SHARE,
     Climb,
     Reading,
     climb,
@@ -25,6 +26,7 @@ from loadtests.bench.ladder import (
     lag_limit_ms,
     p99_fit,
     pair_rung,
+    recovery_rungs,
 )
 from loadtests.bench.phases import Phases
 from loadtests.bench.pooling import Pool
@@ -87,6 +89,24 @@ class LadderSteps(Phases):
         self.headline = headline_rung(climbs.values(), ladder)
         for name, rec in self.records.items():
             rates = set(rec.climb.window if rec.climb else [])
+            first = rec.per_round.get(1)
+            capacity = first.wrk_rps if first is not None and first.wrk_valid else None
+            # A knee at the top of the climb is a lower bound, and a given --ladder is the
+            # user's own: neither is a climb cut short.
+            real = rec.climb is not None and not rec.climb.at_least and not self.s.ladder
+            knee = rec.climb.knee if rec.climb and real else None
+            extra = recovery_rungs(knee, capacity)
+            if extra and knee and capacity:
+                rates |= set(extra)
+                for rate in extra:
+                    rec.roles[rate].add("recovery")
+                self.warnings.append(
+                    f"{name}: round 1's knee ({knee:g} req/s) lies below "
+                    f"{SUSPECT_KNEE_SHARE * 100:.0f} % of its closed-loop capacity "
+                    f"({capacity:,.0f} req/s, wrk): a disturbed climb, likely; the later "
+                    "rounds also measure "
+                    f"{', '.join(f'{r:g}' for r in extra)} req/s"
+                )
             rates |= {
                 rate
                 for rate, roles in rec.roles.items()

@@ -66,7 +66,7 @@ class Rung(RunFile):
     LoadGen's early-stopping rule on the pooled counts, and the pooled percentiles."""
 
     offered_rps: float
-    roles: list[str] = []  # climb, knee window, a pair's rung, the headline rung
+    roles: list[str] = []  # climb, knee window, a pair's rung, the headline rung, recovery
     rounds: list[RungRound] = []
     pooled_rounds: list[int] = []  # the rounds whose answers count (valid, not flagged)
     answers: int = 0
