@@ -638,12 +638,12 @@ def test_rungs_placed_by_a_disturbed_round_one_are_warned_of(
 
 
 def test_the_warning_names_what_a_gap_to_the_target_alone_is_made_of() -> None:
-    """The machine only when its calibration moved the way the gap points; then one more
-    process's speed when the figure alone lies within the rounds; else the run."""
-    slower_alone = why_apart(1.25, 0.2, 800.0, [900.0, 1100.0])
-    assert slower_alone.startswith("the machine itself had moved")
-    assert "+20%" in slower_alone
-    faster_alone = why_apart(0.85, 0.2, 1000.0, [900.0, 1100.0])  # a slower machine cannot
-    assert "within the run's own rounds (900-1,100)" in faster_alone
-    assert "outside every round" in why_apart(0.8, None, 1300.0, [900.0, 1100.0])
-    assert "outside every round" in why_apart(0.8, 0.05, 1300.0, [])
+    """One more process's speed when the figure alone lies within the rounds (ends
+    included); else the run. The calibration names no cause."""
+    within = why_apart(800.0, [900.0, 800.0, 1100.0])
+    assert within.startswith("the figure alone lies within the run's own rounds (800-1,100)")
+    assert "one more process's speed" in within
+    assert "outside every round" in why_apart(1300.0, [900.0, 1100.0])
+    assert "outside every round" in why_apart(799.0, [800.0, 1100.0])
+    assert "outside every round" in why_apart(1000.0, [])
+    assert "machine" not in within + why_apart(1300.0, [900.0, 1100.0])

@@ -111,7 +111,7 @@ class AloneVisits(Visits):
             self.warnings.append(
                 f"{name}: the run's wrk figure ({run_rps:,.0f} req/s) is {ratio:.2f}x wrk against "
                 f"the same target alone ({alone_rps:,.0f}): more than {ALONE_TOLERANCE:.0%} "
-                f"apart; {why_apart(ratio or 1.0, off, alone_rps or 0.0, rounds)}"
+                f"apart; {why_apart(alone_rps or 0.0, rounds)}"
             )
 
     def syscalls(self, name: str, server: Server) -> _cpu.Syscalls | None:

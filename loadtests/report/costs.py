@@ -96,7 +96,6 @@ def cost_sentence(run: Run, pair_name: str = "default") -> str | None:
 
 
 GAP_WORDS = {
-    "machine": "the machine moved ({off:+.0%} calibration)",
     "process": "within the rounds' range",
     "run": "outside every round: the run moves it",
 }
@@ -106,15 +105,8 @@ def _why_apart(alone: Data) -> str:
     """Return what a gap past the tolerance is likeliest made of ("" when they agree)."""
     if alone.get("agrees") is not False:
         return ""
-    off = alone.get("machine_off")
-    cause = gap_cause(
-        alone.get("ratio") or 1.0,
-        off,
-        alone["wrk_rps"],
-        alone.get("run_wrk_low"),
-        alone.get("run_wrk_high"),
-    )
-    return GAP_WORDS[cause].format(off=off or 0.0)
+    cause = gap_cause(alone["wrk_rps"], alone.get("run_wrk_low"), alone.get("run_wrk_high"))
+    return GAP_WORDS[cause]
 
 
 def alone_rows(run: Run) -> list[dict[str, Any]]:
