@@ -5,15 +5,19 @@ calibration is shown: tests/test_noise.py). The real run's side: tests/test_benc
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from loadtests.bench.compare import compare
 from loadtests.bench.config import RunSettings
 from loadtests.bench.cpu import Counters, share_pct
+from loadtests.bench.progress import Reporter
 from loadtests.bench.results import SATURATION_LIMIT_PCT, TargetRecord, target_info, validity
-from loadtests.common.runfiles import Pair
+from loadtests.bench.runner import Bench
 
 
 def counters(cpu_s: float) -> Counters:
@@ -108,9 +112,9 @@ class TestRoundFigure:
         assert summary.wrk.valid
 
 
-def test_a_pair_leaves_out_the_round_one_side_could_not_measure() -> None:
+def test_a_pair_leaves_out_the_round_one_side_could_not_measure(tmp_path: Path) -> None:
     """The pair's ratio uses only the rounds both sides measured validly, says which it left
-    out and why, and its word comes from the rest."""
+    out and why, and its word comes from the rest (the run's own default pair)."""
     recs = {"fastapi": record("fastapi"), "flask": record("flask")}
     for rnd in range(1, 6):
         for name, rps in (("fastapi", 2400.0 + rnd), ("flask", 1200.0 + rnd)):
@@ -118,14 +122,9 @@ def test_a_pair_leaves_out_the_round_one_side_could_not_measure() -> None:
             for _ in range(2):
                 recs[name].add_wrk_pass(rnd, wrk_pass(rps, share))
     targets = {name: rec.summary({}, excluded=set()) for name, rec in recs.items()}
-    pair = Pair(
-        name="default",
-        numerator="fastapi",
-        denominator="flask",
-        kind="framework",
-        label="default",
-        note="",
-    )
+    bench = Bench(RunSettings(benches=False), tmp_path, Reporter(1.0, Console(file=io.StringIO())))
+    pair = next(p for p in bench.pairs(list(recs)) if p.name == "default")
+    assert (pair.numerator, pair.denominator) == ("fastapi", "flask")
     throughput = next(c for c in compare(targets, [pair], set()) if c.figure == "throughput")
     assert set(throughput.ratios) == {1, 2, 4, 5}
     assert throughput.left_out == {3: "invalid figure"}
