@@ -245,7 +245,9 @@ def test_sustainable_compares_pooled_rungs_with_resampled_rounds() -> None:
     found = pick(compare({"fastapi": fastapi, "flask": flask}, [PAIR], set()), "sustainable")
     assert found.median == 2.0
     assert found.method == "pooled"
-    assert (found.low, found.high) == (2.0, 2.0)
+    # Each side lies between its passing rung and the next one measured: fastapi 3,000-3,300,
+    # flask 1,500-2,000, so the ratio lies between 3,000 / 2,000 and 3,300 / 1,500.
+    assert (found.low, found.high) == (1.5, 2.2)
     assert found.word == "faster"
     assert found.ratios == {}
     # A flagged round is left out of both sides' pools, and named.
@@ -277,3 +279,26 @@ def test_latency_is_compared_at_the_pairs_fixed_rung_on_pooled_rounds() -> None:
     assert p99.word == "faster"
     assert p99.higher_is_better is False
     assert "1000 req/s" in p99.sentence
+
+
+def test_sustainable_one_rung_apart_is_not_a_difference() -> None:
+    """Two targets whose pooled rungs part by one ladder step (8 %), every round alike: each
+    resample gives the same point ratio, 1.075, which alone would read "faster"; with each
+    side known only up to its next rung, the interval reaches 1 and the word is undecided."""
+    clean = dict.fromkeys((1, 2, 3, 4, 5), (800, 0))
+    slow = dict.fromkeys((1, 2, 3, 4, 5), (900, 90))
+    ladder = (1364.0, 1500.0, 1612.0, 1732.0)
+
+    def side(name: str, passes_to: float) -> TargetSummary:
+        return target(name, rounds_of([2500.0] * 5)).model_copy(
+            update={
+                "rungs": [rung(r, clean if r <= passes_to else slow) for r in ladder],
+                "sustainable_rps": Sustainable(slo_ms=25.0),
+            }
+        )
+
+    targets = {"fastapi": side("fastapi", 1612.0), "flask": side("flask", 1500.0)}
+    found = pick(compare(targets, [PAIR], set()), "sustainable")
+    assert round(found.median, 3) == round(1612 / 1500, 3)
+    assert (found.low, round(found.high, 3)) == (1.0, round(1732 / 1500, 3))
+    assert found.word == "undecided"

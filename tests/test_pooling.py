@@ -4,6 +4,7 @@ target's rungs and sustainable rate (pure: no network)."""
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from loadtests.bench.pooling import (
     EMPTY,
     Pool,
+    Range,
     accepts,
     conservative_rank,
     judge,
@@ -18,9 +20,16 @@ from loadtests.bench.pooling import (
     needed,
     rejects,
     resampled,
+    resampled_range,
     resamples,
 )
-from loadtests.bench.rungs import curve, pooled_rungs, sustainable_at, sustainable_summary
+from loadtests.bench.rungs import (
+    curve,
+    pooled_rungs,
+    sustainable_at,
+    sustainable_range,
+    sustainable_summary,
+)
 from loadtests.common import hdr as _hdr
 from loadtests.common.runfiles import Step
 
@@ -170,11 +179,48 @@ def test_sustainable_is_the_highest_passing_rung_with_a_resampled_interval() -> 
     assert found.rounds == 4
     assert found.low is not None
     assert found.high is not None
-    assert found.low <= 1100.0 <= found.high <= 1210.0
+    # The rate lies below the next rung measured (1,210 failed): the interval reaches it.
+    assert found.low <= 1100.0 < found.high == 1210.0
     assert not found.at_least
-    # Nothing above the best rung was measured: only a lower bound.
+    # Nothing above the best rung was measured: only a lower bound, whose interval reaches the
+    # closed-loop capacity given as the ceiling, and no further than the rung without one.
     top = rungs_of([s for s in steps if s.offered_rps < 1200])
     assert sustainable_summary(top, set(), slo_ms=25.0, confidence=0.99).at_least
+    capped = sustainable_summary(top, set(), slo_ms=25.0, confidence=0.99, ceiling=1500.0)
+    assert (capped.median, capped.high) == (1100.0, 1500.0)
+    assert sustainable_summary(top, set(), slo_ms=25.0, confidence=0.99).high == 1100.0
+
+
+def test_the_range_ends_at_the_next_rung_with_answers_in_the_resample() -> None:
+    """A rung above measured only in a round the resample left out is no bound there."""
+    steps = [step(r, 1000.0, 1000, 0) for r in (1, 2, 3)]
+    steps += [step(1, 1100.0, 1100, 300), step(1, 1300.0, 1300, 600)]
+    steps += [step(r, 1300.0, 1300, 600) for r in (2, 3)]
+    rungs = rungs_of(steps)
+    every = dict.fromkeys((1, 2, 3), 1)
+    assert sustainable_range(rungs, every, slo_ms=25.0, confidence=0.99) == Range(
+        1000.0, 1000.0, 1100.0
+    )
+    without_first = {1: 0, 2: 2, 3: 1}
+    assert sustainable_range(rungs, without_first, slo_ms=25.0, confidence=0.99) == Range(
+        1000.0, 1000.0, 1300.0
+    )
+    nothing_passes = {1: 0, 2: 0, 3: 0}
+    assert sustainable_range(rungs, nothing_passes, slo_ms=25.0, confidence=0.99) is None
+
+
+def test_a_range_statistic_takes_its_ends_from_the_tails() -> None:
+    """Constant ranges give exactly their ends; a point statistic gives resampled's interval."""
+    found = resampled_range([1, 2, 3], lambda draw: Range(0.9, 1.0, 1.2))
+    assert (found.estimate, found.low, found.high) == (1.0, 0.9, 1.2)
+    values = {1: 1.0, 2: 2.0, 3: 4.0}
+
+    def mean(draw: Mapping[int, int]) -> float:
+        return sum(values[r] * w for r, w in draw.items()) / sum(draw.values())
+
+    point = resampled([1, 2, 3], mean)
+    as_range = resampled_range([1, 2, 3], lambda d: Range(mean(d), mean(d), mean(d)))
+    assert (point.low, point.high) == (as_range.low, as_range.high)
 
 
 def test_the_curve_pools_fit_steps_and_greys_a_rate_without_one() -> None:

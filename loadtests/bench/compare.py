@@ -9,7 +9,9 @@ interval alone (``loadtests.common.stats``):
   are left out with the reason, and the median of the ratios gets a bootstrap interval;
 - sustainable throughput, and p99 and p50 at the pair's rung: each target's rounds are
   pooled (``loadtests.bench.rungs``) and the ratio of the pooled figures gets the interval of
-  resampling the rounds both measured, the same rounds for both sides (paired).
+  resampling the rounds both measured, the same rounds for both sides (paired). A
+  sustainable rate is known only to its ladder's resolution (between the rung that passed
+  and the next one measured above it), so its ratio's interval holds that resolution too.
 
 Runs made before the pooled ladder have no rungs: their sustainable and p99 ratios are taken
 per round, as they were.
@@ -22,8 +24,15 @@ from collections.abc import Callable, Mapping
 from statistics import median
 from typing import Literal
 
-from loadtests.bench.pooling import CONFIDENCE, Pool, resampled
-from loadtests.bench.rungs import rounds_of, sustainable_at, weights_of
+from loadtests.bench.pooling import (
+    CONFIDENCE,
+    Pool,
+    Range,
+    Resampled,
+    resampled,
+    resampled_range,
+)
+from loadtests.bench.rungs import rounds_of, sustainable_range, weights_of
 from loadtests.common.runfiles import (
     AA_PAIR,
     VERDICT_FIGURES,
@@ -153,14 +162,12 @@ def _pooled(
     figure: str,
     source: str,
     rounds: list[int],
-    statistic: Callable[[Mapping[int, int]], float | None],
+    found: Resampled,
     excluded: set[int],
-    *,
     higher_is_better: bool,
     at_rps: float | None = None,
 ) -> Comparison:
     """Return a ratio of pooled figures with the interval of resampling the shared rounds."""
-    found = resampled(rounds, statistic)
     if len(rounds) < MIN_ROUNDS:  # as for per-round ratios: fewer rounds give no interval
         iv = Interval(found.estimate, None, None, len(rounds), "too few")
     else:
@@ -187,20 +194,27 @@ def _pooled(
 def pooled_sustainable(
     pair: Pair, num: TargetSummary, den: TargetSummary, excluded: set[int], confidence: float
 ) -> Comparison:
-    """Compare the highest rungs LoadGen's rule passes on each side's pooled rounds."""
+    """Compare the highest rungs LoadGen's rule passes on each side's pooled rounds. Each side
+    is known only between its passing rung and the next rung measured above it, so each
+    resample's ratio is a range (lowest: num's rung over den's next; highest: num's next over
+    den's rung) and the interval holds both sides' ladder resolution."""
     slo = num.sustainable_rps.slo_ms if num.sustainable_rps else 25.0
     rounds = sorted(set(rounds_of(num.rungs, excluded)) & set(rounds_of(den.rungs, excluded)))
+    ceilings = capacity(num), capacity(den)
 
-    def statistic(draw: Mapping[int, int]) -> float | None:
+    def statistic(draw: Mapping[int, int]) -> Range | None:
         weights = weights_of(rounds, draw)
-        a, _ = sustainable_at(num.rungs, weights, slo_ms=slo, confidence=confidence)
-        b, _ = sustainable_at(den.rungs, weights, slo_ms=slo, confidence=confidence)
-        return a / b if a and b else None
+        a, b = (
+            sustainable_range(t.rungs, weights, slo_ms=slo, confidence=confidence, ceiling=c)
+            for t, c in zip((num, den), ceilings, strict=True)
+        )
+        if a is None or b is None:
+            return None
+        return Range(a.low / b.high, a.value / b.value, a.high / b.low)
 
     source = "open-loop rungs, every round pooled (LoadGen's early-stopping rule)"
-    return _pooled(
-        pair, num, den, "sustainable", source, rounds, statistic, excluded, higher_is_better=True
-    )
+    found = resampled_range(rounds, statistic)
+    return _pooled(pair, num, den, "sustainable", source, rounds, found, excluded, True)
 
 
 def pooled_percentile(
@@ -228,18 +242,8 @@ def pooled_percentile(
 
     figure = "p99" if pct == 99 else "p50"
     source = "open-loop rung fixed after round 1, every round pooled"
-    return _pooled(
-        pair,
-        num,
-        den,
-        figure,
-        source,
-        rounds,
-        statistic,
-        excluded,
-        higher_is_better=False,
-        at_rps=rate,
-    )
+    found = resampled(rounds, statistic)
+    return _pooled(pair, num, den, figure, source, rounds, found, excluded, False, at_rps=rate)
 
 
 def throughput_source(*targets: TargetSummary) -> tuple[str, Pick]:

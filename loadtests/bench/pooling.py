@@ -15,7 +15,11 @@ bound above ``1 - percentile`` at the same confidence (the same tail, the other 
 Intervals: the rounds are the independent unit (each its own server process), so a pooled
 figure's interval comes from resampling rounds with replacement, enumerated exactly (every
 multiset of rounds, weighted by its multinomial probability; 126 multisets for 5 rounds), and
-read off as the 2.5th and 97.5th weighted percentiles.
+read off as the 2.5th and 97.5th weighted percentiles. A figure known only between two values
+in each resample (a rate found on a ladder lies between the highest rung that passed and the
+next rung measured above it) gives its interval from the lower tail of the low ends and the
+upper tail of the high ends (``resampled_range``): the ladder's resolution is then inside the
+interval, where a point per resample would leave it out.
 """
 
 from __future__ import annotations
@@ -227,26 +231,55 @@ def resampled(
     """Return statistic(weights) on every round once and its percentile interval over every
     resample of the rounds; a resample where it is undefined counts against the interval, which
     is given only when it is defined in at least ``interval`` of them."""
+
+    def point(draw: Mapping[int, int]) -> Range | None:
+        value = statistic(draw)
+        return None if value is None else Range(value, value, value)
+
+    return resampled_range(rounds, point, interval)
+
+
+@dataclass(frozen=True)
+class Range:
+    """A figure and the values it is known to lie between (a rung-quantised rate: the rung
+    that passed and the next rung measured above it)."""
+
+    low: float
+    value: float
+    high: float
+
+
+def resampled_range(
+    rounds: Sequence[int],
+    statistic: Callable[[Mapping[int, int]], Range | None],
+    interval: float = INTERVAL,
+) -> Resampled:
+    """Return statistic(weights).value on every round once, with an interval from the lower
+    tail of every resample's low end to the upper tail of every resample's high end (exact
+    resampling, as ``resampled``; undefined resamples count against the interval)."""
     rounds = list(rounds)
-    estimate = statistic(dict.fromkeys(rounds, 1)) if rounds else None
+    whole = statistic(dict.fromkeys(rounds, 1)) if rounds else None
+    estimate = whole.value if whole is not None else None
     if len(rounds) < 2:
         return Resampled(estimate, None, None, len(rounds), 1.0 if estimate is not None else 0.0)
-    values: list[float] = []
+    lows: list[float] = []
+    highs: list[float] = []
     weights: list[float] = []
     undefined = 0.0
     for counts, probability in resamples(len(rounds)):
-        value = statistic(dict(zip(rounds, counts, strict=True)))
-        if value is None:
+        found = statistic(dict(zip(rounds, counts, strict=True)))
+        if found is None:
             undefined += probability
         else:
-            values.append(value)
+            lows.append(found.low)
+            highs.append(found.high)
             weights.append(probability)
     defined = 1.0 - undefined
     if estimate is None or defined < interval:
         return Resampled(estimate, None, None, len(rounds), defined)
     tail = (1 - interval) / 2
-    low = _weighted_quantile(values, weights, tail)
-    high = _weighted_quantile(values, weights, 1 - tail, upper=True)
+    low = _weighted_quantile(lows, weights, tail)
+    high = _weighted_quantile(highs, weights, 1 - tail, upper=True)
     return Resampled(estimate, min(low, estimate), max(high, estimate), len(rounds), defined)
 
 

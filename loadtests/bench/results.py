@@ -316,7 +316,13 @@ class TargetRecord:
                 "rounds": [self.per_round[r] for r in sorted(self.per_round)],
                 "latency_curve": curve(self.steps, self.pools, excluded),
                 "sustainable_rps": sustainable_summary(
-                    rungs, excluded, slo_ms=self.slo_ms, confidence=self.confidence
+                    rungs,
+                    excluded,
+                    slo_ms=self.slo_ms,
+                    confidence=self.confidence,
+                    ceiling=_median(
+                        f.wrk_rps for f in self.per_round.values() if f.wrk_valid and f.wrk_rps
+                    ),
                 )
                 if rungs
                 else None,

@@ -5,7 +5,11 @@ flagged round) are added up and judged by LoadGen's early-stopping rule
 (``loadtests.bench.pooling``). The sustainable throughput is the highest rung that passes;
 its interval comes from resampling whole rounds (each round measured its own server
 process), so it covers the process, the rounds' noise, and the rule's own uncertainty, not
-the machine. The latency curve pools each rate's histograms the same way.
+the machine. A rung that passes says only that the rate lies at or above it and below the
+next rung measured above it, so each resample gives that range and the interval runs from
+the low ends' lower tail to the high ends' upper tail: the ladder's resolution (about 8 % a
+rung near the knee) is inside the interval. The latency curve pools each rate's histograms
+the same way.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from loadtests.bench.pooling import (
     CONFIDENCE,
     PERCENTILE,
     Pool,
+    Range,
     conservative_rank,
     judge,
-    resampled,
+    resampled_range,
 )
 from loadtests.common.runfiles import CurvePoint, Rung, RungRound, Step, Sustainable
 
@@ -112,15 +117,40 @@ def sustainable_at(
 ) -> tuple[float | None, bool]:
     """Return the highest rung that passes on the rounds so weighted (None: none passes) and
     whether it is only a lower bound (no rung above it was measured)."""
-    passing = [
-        rung.offered_rps
-        for rung in rungs
-        if decide(rung.rounds, weights, slo_ms=slo_ms, confidence=confidence)[0] == "pass"
-    ]
-    if not passing:
+    found = sustainable_range(rungs, weights, slo_ms=slo_ms, confidence=confidence)
+    if found is None:
         return None, False
+    return found.value, not any(r.offered_rps > found.value for r in rungs)
+
+
+def sustainable_range(
+    rungs: Sequence[Rung],
+    weights: Mapping[int, int],
+    *,
+    slo_ms: float,
+    confidence: float,
+    ceiling: float | None = None,
+) -> Range | None:
+    """Return the highest rung that passes on the rounds so weighted (None: none passes) and
+    what the rate is known to lie between: that rung, and the next rung with answers on these
+    rounds above it (failed or undecided: where the ladder's knowledge ends). With no such
+    rung, ``ceiling`` (the target's closed-loop capacity) when it is higher, else the rung."""
+    passing: list[float] = []
+    measured: list[float] = []
+    for rung in rungs:
+        decision, _, answers, _, _ = decide(
+            rung.rounds, weights, slo_ms=slo_ms, confidence=confidence
+        )
+        if decision == "pass":
+            passing.append(rung.offered_rps)
+        if answers:
+            measured.append(rung.offered_rps)
+    if not passing:
+        return None
     best = max(passing)
-    return best, not any(r.offered_rps > best for r in rungs)
+    above = [rate for rate in measured if rate > best]
+    high = min(above) if above else max(best, ceiling or best)
+    return Range(best, best, high)
 
 
 def rounds_of(rungs: Sequence[Rung], excluded: Collection[int]) -> list[int]:
@@ -134,18 +164,23 @@ def weights_of(rounds: Sequence[int], draw: Mapping[int, int]) -> dict[int, int]
 
 
 def sustainable_summary(
-    rungs: Sequence[Rung], excluded: Collection[int], *, slo_ms: float, confidence: float
+    rungs: Sequence[Rung],
+    excluded: Collection[int],
+    *,
+    slo_ms: float,
+    confidence: float,
+    ceiling: float | None = None,
 ) -> Sustainable:
-    """Return the sustainable rate of pooled rungs with the interval of resampling rounds."""
+    """Return the sustainable rate of pooled rungs with the interval of resampling rounds, the
+    ladder's resolution inside it (``sustainable_range``)."""
     rounds = rounds_of(rungs, excluded)
 
-    def statistic(draw: Mapping[int, int]) -> float | None:
-        rate, _ = sustainable_at(
-            rungs, weights_of(rounds, draw), slo_ms=slo_ms, confidence=confidence
+    def statistic(draw: Mapping[int, int]) -> Range | None:
+        return sustainable_range(
+            rungs, weights_of(rounds, draw), slo_ms=slo_ms, confidence=confidence, ceiling=ceiling
         )
-        return rate
 
-    found = resampled(rounds, statistic)
+    found = resampled_range(rounds, statistic)
     _, at_least = sustainable_at(
         rungs, dict.fromkeys(rounds, 1), slo_ms=slo_ms, confidence=confidence
     )
