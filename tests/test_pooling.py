@@ -15,6 +15,7 @@ from loadtests.bench.pooling import (
     Range,
     accepts,
     conservative_rank,
+    expanded_tail,
     judge,
     min_passing,
     needed,
@@ -123,6 +124,27 @@ def test_resampling_rounds_is_the_exact_bootstrap() -> None:
     assert resampled([1, 2, 3], lambda d: None if d.get(1) else 1.0).low is None
     with pytest.raises(ValueError, match="exact resampling"):
         resamples(9)
+
+
+def test_few_rounds_read_the_interval_at_expanded_percentiles() -> None:
+    """Hesterberg's expanded percentile interval: Phi(-sqrt(n/(n-1)) t(n-1)) in each tail,
+    far below 2.5 % for a handful of rounds and approaching it for many."""
+    assert expanded_tail(5) == pytest.approx(0.000954, rel=1e-3)
+    assert expanded_tail(4) == pytest.approx(0.000119, rel=1e-2)
+    assert expanded_tail(3) < expanded_tail(4) < expanded_tail(5) < expanded_tail(10) < 0.025
+    assert expanded_tail(10_000) == pytest.approx(0.025, abs=1e-4)
+    for bad in ((1, 0.95), (5, 1.0), (5, 0.0)):
+        with pytest.raises(ValueError, match="expanded percentiles"):
+            expanded_tail(*bad)
+    # Five rounds of a mean: the ends lie beyond the plain 2.5th/97.5th percentiles (4:1
+    # mixtures of the outer rounds, 1.2 and 4.8, are each 0.16 % of the resamples).
+    values = {1: 1.0, 2: 2.0, 3: 3.0, 4: 4.0, 5: 5.0}
+
+    def mean(draw: Mapping[int, int]) -> float:
+        return sum(values[r] * w for r, w in draw.items()) / sum(draw.values())
+
+    found = resampled(list(values), mean)
+    assert (found.low, found.high) == (pytest.approx(1.2), pytest.approx(4.8))
 
 
 def step(rnd: int, rate: float, sent: int, over: int, *, valid: bool = True) -> Step:
