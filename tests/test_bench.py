@@ -27,10 +27,11 @@ from loadtests.bench.progress import Reporter
 from loadtests.bench.results import SATURATION_LIMIT_PCT
 from loadtests.bench.runner import Bench, visit_order
 from loadtests.bench.serving import start_server, stop_server
+from loadtests.bench.stability import recomputed
 from loadtests.bench.summary import CPU_BENCHES, aggregate
 from loadtests.common import hdr as _hdr
 from loadtests.common.procs import Ledger, Managed, Registry, is_gone
-from loadtests.common.runfiles import BENCHMARKS_CPU_FILE, RoundInfo
+from loadtests.common.runfiles import BENCHMARKS_CPU_FILE, RoundInfo, read_summary
 from loadtests.common.servers import start, wait_ready
 from loadtests.loadgen import wrk as _wrk
 from loadtests.loadgen.stepworker import FIFO_PRIORITY, NICE_FALLBACK, NORMAL
@@ -647,3 +648,14 @@ def test_the_warning_names_what_a_gap_to_the_target_alone_is_made_of() -> None:
     assert "outside every round" in why_apart(799.0, [800.0, 1100.0])
     assert "outside every round" in why_apart(1000.0, [])
     assert "machine" not in within + why_apart(1300.0, [900.0, 1100.0])
+
+
+def test_recomputing_a_run_with_its_own_code_gives_back_its_comparisons(tiny_run: Path) -> None:
+    """`stability --recompute` reads the rungs and latency histograms a run stored and
+    compares again: with the code that made the run, every comparison comes back the same,
+    the pooled p99 and p50 from the hdr/ files included."""
+    stored = read_summary(tiny_run)
+    again = recomputed(tiny_run, stored)
+    assert stored.comparisons
+    assert any(c.figure == "p99" for c in stored.comparisons)
+    assert again.comparisons == stored.comparisons

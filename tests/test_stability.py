@@ -121,3 +121,16 @@ def test_machine_speed_and_wall_time_lead_the_table() -> None:
     assert first.values == (run.calibration.best_ms, run.calibration.best_ms * 1.1)
     assert second.values == (run.wall_s, run.wall_s)
     assert (first.budget, second.budget) == (None, None)  # shown, never judged
+
+
+def test_recompute_reads_the_runs_figures_not_their_stored_words(tmp_path: Path) -> None:
+    """A run whose stored words were all overwritten fails the comparison as stored; with
+    --recompute its comparisons come again from its figures and agree with the original."""
+    run = read_summary(FIXTURE)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    write_summary(tmp_path / "a", run)
+    write_summary(tmp_path / "b", scaled(run, "b", 1.0, "tie"))
+    dirs = [str(tmp_path / "a"), str(tmp_path / "b")]
+    assert main(["--runs", *dirs]) == 1
+    assert main(["--recompute", "--runs", *dirs]) == 0

@@ -8,10 +8,12 @@ slower, a tie, undecided) came out the same every time. Only the verdict's figur
 (throughput and sustainable throughput) decide the exit status; the words of the figures
 the report only shows (p99, CPU per request) are listed apart. Each run's machine speed
 (the CPU calibration) and length are shown first, so a slower set of runs is told apart.
-``--runs DIR DIR ...`` only compares finished runs. The budgets it checks against: ratios
-within ±5 % of their median, sustainable throughput within ±10 %, and each target's p99 at
-every common ladder rung below 60 % of its capacity (the median of its wrk peaks over a
-run's rounds, the lowest of the runs') within ±25 %.
+``--runs DIR DIR ...`` only compares finished runs; with ``--recompute`` their comparisons
+are computed again by this code from the rungs and latency histograms each run stored, so a
+change to the comparison method can be read on runs made before it. The budgets it checks
+against: ratios within ±5 % of their median, sustainable throughput within ±10 %, and each
+target's p99 at every common ladder rung below 60 % of its capacity (the median of its wrk
+peaks over a run's rounds, the lowest of the runs') within ±25 %.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from statistics import median
 from rich.console import Console
 from rich.table import Table
 
-from loadtests.bench.compare import capacity
+from loadtests.bench.compare import capacity, compare
+from loadtests.bench.pooling import CONFIDENCE, Pool
+from loadtests.common import hdr as _hdr
 from loadtests.common.runfiles import (
     AA_PAIR,
     VERDICT_FIGURES,
@@ -142,6 +146,33 @@ def rows(runs: list[Summary]) -> list[Row]:
     return out
 
 
+def recomputed(run_dir: Path, summary: Summary) -> Summary:
+    """Return the run with its comparisons computed again by this code, from the rungs in
+    summary.json and the latency histograms under hdr/ (a rung measured twice in a round
+    pools both steps, as the run did); the run's own flags decide which rounds count."""
+    excluded = {r.round for r in summary.rounds if r.excluded}
+    pools: dict[str, dict[tuple[float, int], Pool]] = {}
+    for name, target in summary.targets.items():
+        mine: dict[tuple[float, int], Pool] = {}
+        for rung in target.rungs:
+            for rr in rung.rounds:
+                if rr.hdr is None or not (run_dir / rr.hdr).is_file():
+                    continue
+                pool = Pool.from_counts(*_hdr.distribution(_hdr.load(run_dir / rr.hdr)))
+                key = (rung.offered_rps, rr.round)
+                mine[key] = Pool.of([(mine[key], 1), (pool, 1)]) if key in mine else pool
+        pools[name] = mine
+    comparisons = compare(
+        summary.targets,
+        list(summary.pairs),
+        excluded,
+        pools=pools,
+        pair_rungs=summary.pair_rungs,
+        confidence=float(summary.settings.get("confidence", CONFIDENCE)),
+    )
+    return summary.model_copy(update={"comparisons": comparisons})
+
+
 def table(runs: list[Summary], found: list[Row]) -> Table:
     """Return the figures as a rich table."""
     out = Table(title=f"{len(runs)} runs: " + ", ".join(s.run_id for s in runs))
@@ -198,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--times", type=int, default=3, help="runs (default %(default)s)")
     parser.add_argument("--runs", nargs="+", type=Path, help="compare these finished runs only")
     parser.add_argument("--out", type=Path, default=Path("results"), help="results root")
+    parser.add_argument(
+        "--recompute",
+        action="store_true",
+        help="compute the runs' comparisons again with this code (from their stored rungs)",
+    )
     args, bench_args = parser.parse_known_args(argv)
     if args.times < 2 and not args.runs:
         parser.error("--times must be at least 2")
@@ -212,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
                 return done.returncode
             dirs.append((args.out / "latest").resolve())
     runs = [read_summary(d) for d in dirs]
+    if args.recompute:
+        runs = [recomputed(d, run) for d, run in zip(dirs, runs, strict=True)]
     found = rows(runs)
     Console(width=220).print(table(runs, found))
     for line in aa_lines(runs):
