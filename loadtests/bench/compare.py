@@ -164,6 +164,7 @@ def _pooled(
     rounds: list[int],
     found: Resampled,
     excluded: set[int],
+    *,
     higher_is_better: bool,
     at_rps: float | None = None,
 ) -> Comparison:
@@ -214,7 +215,9 @@ def pooled_sustainable(
 
     source = "open-loop rungs, every round pooled (LoadGen's early-stopping rule)"
     found = resampled_range(rounds, statistic)
-    return _pooled(pair, num, den, "sustainable", source, rounds, found, excluded, True)
+    return _pooled(
+        pair, num, den, "sustainable", source, rounds, found, excluded, higher_is_better=True
+    )
 
 
 def pooled_percentile(
@@ -243,7 +246,9 @@ def pooled_percentile(
     figure = "p99" if pct == 99 else "p50"
     source = "open-loop rung fixed after round 1, every round pooled"
     found = resampled(rounds, statistic)
-    return _pooled(pair, num, den, figure, source, rounds, found, excluded, False, at_rps=rate)
+    return _pooled(
+        pair, num, den, figure, source, rounds, found, excluded, higher_is_better=False, at_rps=rate
+    )
 
 
 def throughput_source(*targets: TargetSummary) -> tuple[str, Pick]:

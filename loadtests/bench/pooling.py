@@ -199,6 +199,12 @@ class Pool:
 EMPTY = Pool(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
 
 
+def pool_into(pools: dict[tuple[float, int], Pool], key: tuple[float, int], pool: Pool) -> None:
+    """Add one step's latencies to its (rate, round) pool: a rung measured twice in a round
+    (round 1's second look) pools both steps."""
+    pools[key] = Pool.of([(pools[key], 1), (pool, 1)]) if key in pools else pool
+
+
 # --- resampling rounds ----------------------------------------------------------------
 
 

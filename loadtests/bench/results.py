@@ -9,7 +9,7 @@ from typing import Any
 
 from loadtests.bench.config import RunSettings
 from loadtests.bench.ladder import Climb
-from loadtests.bench.pooling import Pool
+from loadtests.bench.pooling import Pool, pool_into
 from loadtests.bench.rungs import curve, pooled_rungs, sustainable_summary
 from loadtests.bench.summary import Figures, aggregate, decomposition, peak_of, ratio
 from loadtests.common import hdr as _hdr
@@ -212,9 +212,7 @@ class TargetRecord:
     def add_step(self, step: Step, pool: Pool, role: str) -> None:
         """Keep one open-loop step, its latencies (for pooling) and why its rate was measured."""
         self.steps.append(step)
-        key = (step.offered_rps, step.round)
-        # A rung measured twice in a round (round 1's second look) pools both steps.
-        self.pools[key] = Pool.of([(self.pools[key], 1), (pool, 1)]) if key in self.pools else pool
+        pool_into(self.pools, (step.offered_rps, step.round), pool)
         self.roles[step.offered_rps].add(role)
         if step.valid and step.p99_fit and step.p99_ms is not None:
             fig = self.round_figures(step.round)

@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from loadtests.bench.compare import capacity, compare
-from loadtests.bench.pooling import CONFIDENCE, Pool
+from loadtests.bench.pooling import CONFIDENCE, Pool, pool_into
 from loadtests.common import hdr as _hdr
 from loadtests.common.runfiles import (
     AA_PAIR,
@@ -159,8 +159,7 @@ def recomputed(run_dir: Path, summary: Summary) -> Summary:
                 if rr.hdr is None or not (run_dir / rr.hdr).is_file():
                     continue
                 pool = Pool.from_counts(*_hdr.distribution(_hdr.load(run_dir / rr.hdr)))
-                key = (rung.offered_rps, rr.round)
-                mine[key] = Pool.of([(mine[key], 1), (pool, 1)]) if key in mine else pool
+                pool_into(mine, (rung.offered_rps, rr.round), pool)
         pools[name] = mine
     comparisons = compare(
         summary.targets,
