@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
-from statistics import median
 from typing import Literal
 
 from loadtests.bench.pooling import (
@@ -32,7 +31,12 @@ from loadtests.bench.pooling import (
     resampled,
     resampled_range,
 )
-from loadtests.bench.rungs import rounds_of, sustainable_range, weights_of
+from loadtests.bench.rungs import (
+    closed_loop_capacity,
+    rounds_of,
+    sustainable_range,
+    weights_of,
+)
 from loadtests.common.runfiles import (
     AA_PAIR,
     VERDICT_FIGURES,
@@ -268,13 +272,8 @@ def throughput_source(*targets: TargetSummary) -> tuple[str, Pick]:
 
 
 def capacity(target: TargetSummary) -> float | None:
-    """Return a target's closed-loop capacity: the median of its valid wrk peaks over the
-    rounds (else of Locust's); None when no round has one."""
-    for rps, ok in (("wrk_rps", "wrk_valid"), ("locust_rps", "locust_valid")):
-        values = [getattr(f, rps) for f in target.rounds if getattr(f, ok) and getattr(f, rps)]
-        if values:
-            return float(median(values))
-    return None
+    """Return a target's closed-loop capacity (``rungs.closed_loop_capacity``)."""
+    return closed_loop_capacity(target.rounds)
 
 
 def common_rate(num: TargetSummary, den: TargetSummary) -> float | None:

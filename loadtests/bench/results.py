@@ -10,7 +10,12 @@ from typing import Any
 from loadtests.bench.config import RunSettings
 from loadtests.bench.ladder import Climb
 from loadtests.bench.pooling import Pool, pool_into
-from loadtests.bench.rungs import curve, pooled_rungs, sustainable_summary
+from loadtests.bench.rungs import (
+    closed_loop_capacity,
+    curve,
+    pooled_rungs,
+    sustainable_summary,
+)
 from loadtests.bench.summary import Figures, aggregate, decomposition, peak_of, ratio
 from loadtests.common import hdr as _hdr
 from loadtests.common.runfiles import (
@@ -318,9 +323,7 @@ class TargetRecord:
                     excluded,
                     slo_ms=self.slo_ms,
                     confidence=self.confidence,
-                    ceiling=_median(
-                        f.wrk_rps for f in self.per_round.values() if f.wrk_valid and f.wrk_rps
-                    ),
+                    ceiling=closed_loop_capacity(self.per_round.values()),
                 )
                 if rungs
                 else None,

@@ -15,7 +15,7 @@ the same way.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from statistics import median
 
 from loadtests.bench.pooling import (
@@ -27,7 +27,14 @@ from loadtests.bench.pooling import (
     judge,
     resampled_range,
 )
-from loadtests.common.runfiles import CurvePoint, Rung, RungRound, Step, Sustainable
+from loadtests.common.runfiles import (
+    CurvePoint,
+    RoundFigures,
+    Rung,
+    RungRound,
+    Step,
+    Sustainable,
+)
 
 Pools = Mapping[tuple[float, int], Pool]  # (offered rate, round) -> the step's latencies
 
@@ -110,6 +117,18 @@ def pooled_rungs(
             )
         )
     return out
+
+
+def closed_loop_capacity(rounds: Iterable[RoundFigures]) -> float | None:
+    """Return a target's closed-loop capacity: the median of its valid wrk peaks over the
+    rounds (else of Locust's); None when no round has one. No open-loop rate a target
+    sustains lies above it, so it closes a sustainable range with no rung measured above."""
+    figures = list(rounds)
+    for rps, ok in (("wrk_rps", "wrk_valid"), ("locust_rps", "locust_valid")):
+        values = [getattr(f, rps) for f in figures if getattr(f, ok) and getattr(f, rps)]
+        if values:
+            return float(median(values))
+    return None
 
 
 def sustainable_at(
