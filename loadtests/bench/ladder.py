@@ -6,8 +6,9 @@ rung to a little above its own closed-loop peak, until a rung fails far beyond t
 knee lies between the last passing rung and the first one above it that did not pass; a grid
 of geometric steps of about KNEE_STEP spans that bracket, and a bisection on the grid finds
 round 1's knee. The rungs fixed for the run are the knee, the grid step above it and two
-below it (``window``), and, for each pair, a common rung both targets passed in round 1, well
-below their knees (their latency comparison's rung). Rounds 2... measure exactly those.
+below it (``window``), and, for each pair, the common rung at about half the lower of the two
+targets' closed-loop capacities (their latency comparison's rung; the headline's is the same
+for every target at once). Rounds 2... measure exactly those.
 
 Navigation reads each step on its own (p99 within the bound, nothing failed or dropped); the
 run's decisions come later, from every round's answers pooled (``loadtests.bench.pooling``).
@@ -37,12 +38,19 @@ KNEE_STEP = 0.10  # the grid between the last passing and the first failing comm
 # The knee's window reaches this many grid steps below round 1's knee (about -21 %): on the
 # 2-core VM a target's wrk figure moved ±20 % from one round's process to the next.
 WINDOW_BELOW = 2
-# A pair's p99 and p50 are compared at a rung no higher than this share of the lower of their
-# round-1 knees (about half the capacity). Near a knee p99 is all or nothing (a few ms, or a
-# queue of hundreds): the A/A control compared at the highest rung both passed, just under
-# FastAPI def's knee, came out 17.9x (95 % CI 1.21-18.1) in one run; well below the knee both
-# sides are queue-free.
-PAIR_RUNG_SHARE = 0.7
+# A pair's p99 and p50 are compared at the highest common rung at or below this share of the
+# lower of the two targets' closed-loop capacities (round 1's wrk figures); the headline shows
+# every target's p99 at the same rule's rung for all targets at once. Near a knee p99 is all or
+# nothing (a few ms, or a queue of hundreds): the A/A control compared at the highest rung both
+# passed, just under FastAPI def's knee, came out 17.9x (95 % CI 1.21-18.1) in one run; at half
+# the capacity both sides are queue-free (the knee lay at 0.50-1.17 of it, median 0.72). It
+# was 70 % of the lower round-1 knee among the rungs both passed in round 1, but a knee moves
+# far more from run to run than a wrk figure: over 15 default runs on the Intel Xeon VM (five
+# batches of three) that rule put a pair on the same rung in all three runs of its batch for 18
+# of 40 pairs, and the headline on one rung in no batch; half the capacity did so for 36 of 40
+# pairs and 5 of 5 headlines, so a p99 word can be compared from run to run at all.
+PAIR_RUNG_SHARE = 0.5
+KNEE_PAIR_SHARE = 0.7  # the old rule's share of the lower knee, where no capacity is known
 # A target climbs to the first rung at or above TOP_HEADROOM x its own closed-loop peak
 # (wrk, measured just before in the same visit), so its knee is inside its climb.
 TOP_HEADROOM = 1.25
@@ -286,19 +294,34 @@ def _confirm(
         out.readings[top] = "pass"
 
 
+def comparison_rung(capacities: Iterable[float | None], ladder: Sequence[float]) -> float | None:
+    """Return the rung latencies are compared at: the highest of the run's common ladder rungs
+    at or below PAIR_RUNG_SHARE x the lowest of the targets' closed-loop capacities, else the
+    lowest rung. None when no capacity is known (the caller falls back to round 1's passes)
+    or the ladder is empty. Whether a target passed it in round 1 does not matter: every later
+    round measures it, and the pooled figure decides."""
+    known = [c for c in capacities if c]
+    rungs = sorted(ladder)
+    if not known or not rungs:
+        return None
+    limit = PAIR_RUNG_SHARE * min(known)
+    return max((r for r in rungs if r <= limit), default=rungs[0])
+
+
 def pair_rung(a: Climb, b: Climb) -> float | None:
-    """Return a pair's latency-comparison rung: the highest common ladder rung both passed in
-    round 1 at no more than PAIR_RUNG_SHARE of the lower of their round-1 knees, else the
-    lowest common rung both passed (None when they share none)."""
+    """Return a pair's latency-comparison rung when neither capacity is known: the highest
+    common ladder rung both passed in round 1 at no more than KNEE_PAIR_SHARE of the lower of
+    their round-1 knees, else the lowest common rung both passed (None when they share none)."""
     both = a.common_passed() & b.common_passed()
     knees = [c.knee for c in (a, b) if c.knee is not None]
-    below = {r for r in both if knees and r <= PAIR_RUNG_SHARE * min(knees)}
+    below = {r for r in both if knees and r <= KNEE_PAIR_SHARE * min(knees)}
     return max(below) if below else min(both, default=None)
 
 
 def headline_rung(climbs: Iterable[Climb], ladder: Sequence[float]) -> float | None:
-    """Return the rate the headline shows every target's p99 at: the highest common ladder rung
-    every target passed in round 1, else the lowest rung all of them measured."""
+    """Return the rate the headline shows every target's p99 at when no capacity is known: the
+    highest common ladder rung every target passed in round 1, else the lowest rung all of them
+    measured."""
     climbs = list(climbs)
     if not climbs:
         return None

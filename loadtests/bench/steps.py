@@ -22,6 +22,7 @@ from loadtests.bench.ladder import (
     Reading,
     climb,
     climb_rungs,
+    comparison_rung,
     headline_rung,
     lag_limit_ms,
     p99_fit,
@@ -31,6 +32,7 @@ from loadtests.bench.ladder import (
 from loadtests.bench.phases import Phases
 from loadtests.bench.pooling import Pool
 from loadtests.bench.results import TargetRecord
+from loadtests.bench.rungs import closed_loop_capacity
 from loadtests.bench.serving import Server
 from loadtests.common import hdr as _hdr
 from loadtests.common.net import settle
@@ -46,6 +48,9 @@ STEP_WARMUP_S = 0.1
 # An answer later than this counts as dropped. 40x the default bound: such a step fails
 # anyway, and an overloaded step drains for up to this long after its window.
 LADDER_TIMEOUT_S = 1.0
+# A step within this long of a clean pass on the same server skips the settle: nothing else
+# of the run can have loaded the server in between.
+CLEAN_FOR_S = 1.0
 SETTLE_AFTER_LADDER_S = 30.0  # a granian worker took over 30 s to drain 8,000 req/s
 
 
@@ -58,6 +63,7 @@ class LadderSteps(Phases):
     headline: float | None  # the rung the headline shows every p99 at
     warnings: list[str]
     overloaded = False  # the last step failed: wait for the server to go idle first
+    clean_after: tuple[tuple[str, int | None], float] | None = None  # server, when: a clean pass
 
     @property
     def stepper(self) -> StepWorker:
@@ -76,17 +82,25 @@ class LadderSteps(Phases):
         """After round 1: fix each pair's latency rung, the headline rung, and every target's
         rungs for the later rounds (its knee window and the rungs of its pairs)."""
         climbs = {n: r.climb for n, r in self.records.items() if r.climb is not None}
+        ladder = sorted({rate for c in climbs.values() for rate in c.rungs})
+        capacities = {  # round 1's closed-loop figure: wrk's, else Locust's
+            n: closed_loop_capacity([r.per_round[1]]) if 1 in r.per_round else None
+            for n, r in self.records.items()
+        }
         for pair in self.pairs(list(self.records)):
             a, b = climbs.get(pair.numerator), climbs.get(pair.denominator)
-            rate = pair_rung(a, b) if a and b else None
+            if a is None or b is None:
+                continue
+            sides = [capacities.get(pair.numerator), capacities.get(pair.denominator)]
+            rate = comparison_rung(sides, ladder) if all(sides) else pair_rung(a, b)
             if rate is not None:
                 self.pair_rungs[pair.name] = rate
                 for name in (pair.numerator, pair.denominator):
                     self.records[name].roles[rate].add(f"pair {pair.name}")
-        ladder = sorted(
-            {s.offered_rps for r in self.records.values() for s in r.steps if s.kind == "climb"}
+        known = [capacities.get(n) for n in climbs]
+        self.headline = (comparison_rung(known, ladder) if all(known) else None) or headline_rung(
+            climbs.values(), ladder
         )
-        self.headline = headline_rung(climbs.values(), ladder)
         for name, rec in self.records.items():
             rates = set(rec.climb.window if rec.climb else [])
             first = rec.per_round.get(1)
@@ -146,7 +160,7 @@ class LadderSteps(Phases):
     ) -> Step:
         """Offer one rate for one step; record the step, its latencies and its row."""
         name = rec.info["name"]
-        seconds = self.s.step_s_at(rate)
+        seconds = self.s.step_s_at(rate, later=rnd > 1)
         self.reporter.step(f"{tag} · open loop at {rate:g} req/s ({seconds:g} s)")
         began = time.monotonic()
         if self.overloaded:  # clients gave up on requests the server may still be working off
@@ -154,8 +168,12 @@ class LadderSteps(Phases):
             self.overloaded = False
             if waited > 1.0:
                 self.reporter.log(f"{tag} · waited {waited:.1f} s for the server to go idle")
-        if not settle(server.url):  # a failed step may have left a queue behind
-            self.reporter.log(f"{tag} · {server.url} still slow before {rate:g} req/s")
+        clean = self.clean_after
+        # A step that passed with every answer in has left no queue behind: straight after
+        # one on the same server, /health need not be asked (about 45 ms a step, 8 s a run).
+        if not (clean and clean[0] == (server.url, server.pid) and began - clean[1] < CLEAN_FOR_S):
+            if not settle(server.url):  # a failed step, or anything else, may have left a queue
+                self.reporter.log(f"{tag} · {server.url} still slow before {rate:g} req/s")
         result = self.stepper.run(
             server.url,
             rate,
@@ -175,6 +193,7 @@ class LadderSteps(Phases):
         step = step_of(result, rnd, self.s.slo_ms, kind, f"hdr/{name}/{stem}.hdr")
         step.wall_s = round(time.monotonic() - began, 3)
         self.overloaded = bool(step.failures) or not step.passed
+        self.clean_after = None if self.overloaded else ((server.url, server.pid), time.monotonic())
         rec.add_step(step, Pool.from_counts(*_hdr.distribution(histogram)), kind)
         self.timing.open_loop_measured_s += seconds
         self.timing.open_loop_wall_s += step.wall_s

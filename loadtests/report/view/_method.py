@@ -70,7 +70,13 @@ def step_rule(run: Run) -> str:
     """Return how long this run's ladder steps lasted, from its own settings."""
     settings = run.summary.get("settings") or {}
     least = settings.get("step_min_requests")
+    later = settings.get("later_step_min_requests")
     step = settings.get("step_s")
+    if least and later is not None and later != least:
+        return (
+            f"Every step lasts {step} s or offers at least {least} requests in round 1 and "
+            f"{later} in later rounds (whose answers are only ever pooled), whichever is longer"
+        )
     if least:
         return f"Every step lasts {step} s or offers at least {least} requests, whichever is longer"
     return f"Every step lasts {step} s"
@@ -163,9 +169,11 @@ def ladder_rule(run: Run) -> str:
         "mildly, and it caps the knee even if a higher rung passed) and bisects the knee's "
         f"bracket on a grid of about {KNEE_STEP:.0%} steps; the "
         f"knee, the grid step above it and {WINDOW_BELOW} below it, each pair's rung (the "
-        "highest common rate both passed in round 1 at no more than "
-        f"{PAIR_RUNG_SHARE:.0%} of the lower knee: well below it, where p99 is not all or "
-        "nothing) and the headline rung are then fixed, and every later round measures "
+        "highest common rate at or below "
+        f"{PAIR_RUNG_SHARE:.0%} of the lower of the two targets' round-1 closed-loop "
+        "capacities: well below the knees, where p99 is not all or nothing, and placed by a "
+        "figure that moves less from run to run than a knee) and the headline rung (the "
+        "same rule over every target) are then fixed, and every later round measures "
         f"exactly those. {client} Its lateness is "
         "inside every latency it reports, so it can only make a server look slower: a step "
         f"whose send-lag p99 is above {LAG_SHARE:.0%} of the bound is left out of the bound's "
