@@ -5,8 +5,9 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from loadtests.bench.compare import capacity, common_rate, compare
+from loadtests.bench.compare import common_rate, compare
 from loadtests.bench.pooling import Pool
+from loadtests.bench.rungs import closed_loop_capacity
 from loadtests.common.runfiles import (
     Comparison,
     Pair,
@@ -139,7 +140,7 @@ def test_latency_is_compared_at_a_common_rate_below_capacity() -> None:
         rounds_of([1990.0, 2100.0, 3000.0], p99_ms={"500": 4.0, "1000": 6.0, "2000": 9.0}),
         sustainable=4000.0,
     )
-    assert capacity(flask) == 2100.0
+    assert closed_loop_capacity(flask.rounds) == 2100.0
     assert common_rate(fastapi, flask) == 1000.0  # 2000 is more than half of 2100
     latency = pick(compare({"fastapi": fastapi, "flask": flask}, [PAIR], set()), "p99")
     assert latency.at_rps == 1000.0
@@ -147,10 +148,10 @@ def test_latency_is_compared_at_a_common_rate_below_capacity() -> None:
     assert latency.word == "faster"  # lower is better: half the p99
     # Invalid wrk peaks do not count; Locust's stands in when wrk has none.
     flask.rounds[2] = flask.rounds[2].model_copy(update={"wrk_valid": False})
-    assert capacity(flask) == 2045.0
+    assert closed_loop_capacity(flask.rounds) == 2045.0
     for i, fig in enumerate(flask.rounds):
         flask.rounds[i] = fig.model_copy(update={"wrk_valid": False, "locust_rps": 4100.0})
-    assert capacity(flask) == 4100.0
+    assert closed_loop_capacity(flask.rounds) == 4100.0
     assert common_rate(fastapi, flask) == 2000.0
 
 

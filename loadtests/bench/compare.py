@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Literal
 
+from loadtests.bench.ladder import PAIR_RUNG_SHARE
 from loadtests.bench.pooling import (
     CONFIDENCE,
     Pool,
@@ -53,13 +54,6 @@ from loadtests.common.stats import (
     paired_ratios,
     verdict_word,
 )
-
-# Latency is compared at a common ladder rate of at most half the slower target's
-# closed-loop peak, before a queue forms (the issue's budget: below 60 % of capacity). The
-# peak (median over rounds) moves less from run to run than the sustainable rate it
-# replaced, but still by several %, so a slower run can land on the rung below: compare a
-# pair's p99 across runs only at the same rate (`make stability` shows the others missing).
-COMMON_RATE_SHARE = 0.5
 
 Pick = Callable[[RoundFigures], tuple[float | None, bool]]
 Pools = Mapping[str, Mapping[tuple[float, int], Pool]]  # target -> (rate, round) -> latencies
@@ -205,7 +199,7 @@ def pooled_sustainable(
     den's rung) and the interval holds both sides' ladder resolution."""
     slo = num.sustainable_rps.slo_ms if num.sustainable_rps else 25.0
     rounds = sorted(set(rounds_of(num.rungs, excluded)) & set(rounds_of(den.rungs, excluded)))
-    ceilings = capacity(num), capacity(den)
+    ceilings = closed_loop_capacity(num.rounds), closed_loop_capacity(den.rounds)
 
     def statistic(draw: Mapping[int, int]) -> Range | None:
         weights = weights_of(rounds, draw)
@@ -271,19 +265,14 @@ def throughput_source(*targets: TargetSummary) -> tuple[str, Pick]:
     return "wrk (closed loop, 32 connections, every target)", lambda f: (f.wrk_rps, f.wrk_valid)
 
 
-def capacity(target: TargetSummary) -> float | None:
-    """Return a target's closed-loop capacity (``rungs.closed_loop_capacity``)."""
-    return closed_loop_capacity(target.rounds)
-
-
 def common_rate(num: TargetSummary, den: TargetSummary) -> float | None:
-    """Return the highest rate at most COMMON_RATE_SHARE of the slower one's capacity that
+    """Return the highest rate at most PAIR_RUNG_SHARE of the slower one's capacity that
     both served validly in at least MIN_ROUNDS of the same rounds; the rounds where either
     step was invalid are left out of its ratio."""
-    capacities = [c for c in (capacity(num), capacity(den)) if c]
+    capacities = [c for c in (closed_loop_capacity(t.rounds) for t in (num, den)) if c]
     if len(capacities) < 2:
         return None
-    limit = COMMON_RATE_SHARE * min(capacities)
+    limit = PAIR_RUNG_SHARE * min(capacities)
     theirs = {f.round: f.p99_ms for f in den.rounds}
     counts: Counter[str] = Counter()
     for fig in num.rounds:

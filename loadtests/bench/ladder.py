@@ -48,7 +48,9 @@ WINDOW_BELOW = 2
 # far more from run to run than a wrk figure: over 15 default runs on the Intel Xeon VM (five
 # batches of three) that rule put a pair on the same rung in all three runs of its batch for 18
 # of 40 pairs, and the headline on one rung in no batch; half the capacity did so for 36 of 40
-# pairs and 5 of 5 headlines, so a p99 word can be compared from run to run at all.
+# pairs and 5 of 5 headlines, so a p99 word can be compared from run to run at all. Runs made
+# before the pooled ladder are compared the same way, at a rate every round measured
+# (``compare.common_rate``; the report's headline for them, ``report.load.common_rate``).
 PAIR_RUNG_SHARE = 0.5
 KNEE_PAIR_SHARE = 0.7  # the old rule's share of the lower knee, where no capacity is known
 # A target climbs to the first rung at or above TOP_HEADROOM x its own closed-loop peak

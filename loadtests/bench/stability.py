@@ -28,8 +28,9 @@ from statistics import median
 from rich.console import Console
 from rich.table import Table
 
-from loadtests.bench.compare import capacity, compare
+from loadtests.bench.compare import compare
 from loadtests.bench.pooling import CONFIDENCE, Pool, pool_into
+from loadtests.bench.rungs import closed_loop_capacity
 from loadtests.common import hdr as _hdr
 from loadtests.common.runfiles import (
     AA_PAIR,
@@ -107,7 +108,7 @@ def rows(runs: list[Summary]) -> list[Row]:
     names = list(dict.fromkeys(n for s in runs for n in s.targets))
     for name in names:
         targets = [s.targets.get(name) for s in runs]
-        peaks = tuple(capacity(t) if t else None for t in targets)
+        peaks = tuple(closed_loop_capacity(t.rounds) if t else None for t in targets)
         out.append(Row(f"{name}: wrk peak req/s (median of rounds)", peaks, None))
         out.append(
             Row(

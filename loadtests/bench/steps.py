@@ -104,6 +104,7 @@ class LadderSteps(Phases):
         for name, rec in self.records.items():
             rates = set(rec.climb.window if rec.climb else [])
             first = rec.per_round.get(1)
+            # wrk's figure alone, as the recovery shares were measured against (no Locust peak).
             capacity = first.wrk_rps if first is not None and first.wrk_valid else None
             # A knee at the top of the climb is a lower bound, and a given --ladder is the
             # user's own: neither is a climb cut short.

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loadtests.bench.compare import COMMON_RATE_SHARE, capacity, throughput_source
+from loadtests.bench.compare import throughput_source
+from loadtests.bench.ladder import PAIR_RUNG_SHARE
+from loadtests.bench.rungs import closed_loop_capacity
 from loadtests.common.runfiles import (
     Comparison,
     Controls,
@@ -267,10 +269,11 @@ def ranked_source(run: Run) -> ThroughputSource:
 
 
 def common_rate(run: Run) -> float | None:
-    """Return the ladder rate the headline reads p99 at: the run's headline rung (the highest
-    common rate every target passed in round 1, measured in every round); for older runs the
-    highest rate every target measured validly in its curve, at most COMMON_RATE_SHARE of the
-    slowest closed-loop capacity, else the lowest such rate; None when they share none."""
+    """Return the ladder rate the headline reads p99 at: the run's headline rung (fixed after
+    round 1 and measured in every round: ``ladder.comparison_rung`` over every target); for
+    runs without one, the highest rate every target measured validly in its curve, at most
+    PAIR_RUNG_SHARE of the slowest closed-loop capacity, else the lowest such rate; None when
+    they share none."""
     if run.summary.get("headline_rung") is not None:
         return float(run.summary["headline_rung"])
     curves = [t.get("latency_curve") or [] for t in run.targets.values()]
@@ -285,9 +288,11 @@ def common_rate(run: Run) -> float | None:
     )
     if not shared:
         return None
-    capacities = [capacity(TargetSummary.model_validate(t)) for t in run.targets.values()]
+    capacities = [
+        closed_loop_capacity(TargetSummary.model_validate(t).rounds) for t in run.targets.values()
+    ]
     known = [c for c in capacities if c]
-    below = [r for r in shared if known and r <= COMMON_RATE_SHARE * min(known)]
+    below = [r for r in shared if known and r <= PAIR_RUNG_SHARE * min(known)]
     return max(below) if below else min(shared)
 
 

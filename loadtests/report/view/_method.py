@@ -19,7 +19,6 @@ from loadtests.bench.results import LG_LIMIT_PCT, SATURATION_LIMIT_PCT, SEND_LAG
 from loadtests.common.stats import MIN_ROUNDS, TIE_BAND
 from loadtests.report.format import DASH, TIMES, fmt
 from loadtests.report.load import (
-    COMMON_RATE_SHARE,
     LOCUST_WRK_TOLERANCE,
     SPREAD_WARN_LATENCY,
     SPREAD_WARN_RPS,
@@ -59,7 +58,7 @@ LIMITS = {
     "knee_step": KNEE_STEP,
     "stop_factor": STOP_FACTOR,
     "lag_share": LAG_SHARE,
-    "common_share": COMMON_RATE_SHARE,
+    "common_share": PAIR_RUNG_SHARE,
     "spread_rps": SPREAD_WARN_RPS,
     "spread_latency": SPREAD_WARN_LATENCY,
     "locust_wrk": LOCUST_WRK_TOLERANCE,
