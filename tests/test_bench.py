@@ -20,7 +20,6 @@ from rich.console import Console
 
 from loadtests.bench.cli import settings_from
 from loadtests.bench.config import DEFAULT, QUICK, WRK_CONNECTIONS, RunSettings, aa_twin
-from loadtests.bench.gap import why_apart
 from loadtests.bench.ladder import Climb
 from loadtests.bench.options import build_parser
 from loadtests.bench.progress import Reporter
@@ -364,6 +363,11 @@ def test_tiny_run_writes_every_file(tiny_run: Path) -> None:
         assert alone["ratio"] == pytest.approx(alone["run_wrk_rps"] / alone["wrk_rps"], rel=0.01)
         assert alone["run_wrk_low"] <= alone["run_wrk_rps"] <= alone["run_wrk_high"]
         assert alone["machine_off"] is not None  # the core was calibrated before the passes
+        # Two targets and two rounds: too few to read the machine's shift or one more
+        # round's spread, so a gap past the tolerance is "unknown", never "the run".
+        assert alone["machine_shift"] is None
+        assert alone["one_more_low"] is None
+        assert alone["gap_cause"] == (None if alone["agrees"] else "unknown")
         assert alone["syscalls_per_request"] > 0, alone["note"]
         assert alone["server_pid"] not in {
             f["server_pid"] for f in summary["targets"][name]["rounds"]
@@ -636,18 +640,6 @@ def test_rungs_placed_by_a_disturbed_round_one_are_warned_of(
     [new] = bench.warnings[len(before) :]
     assert new.startswith("round 1, whose climbs fixed every target's rungs")
     assert "steal time 17.5 %" in new
-
-
-def test_the_warning_names_what_a_gap_to_the_target_alone_is_made_of() -> None:
-    """One more process's speed when the figure alone lies within the rounds (ends
-    included); else the run. The calibration names no cause."""
-    within = why_apart(800.0, [900.0, 800.0, 1100.0])
-    assert within.startswith("the figure alone lies within the run's own rounds (800-1,100)")
-    assert "one more process's speed" in within
-    assert "outside every round" in why_apart(1300.0, [900.0, 1100.0])
-    assert "outside every round" in why_apart(799.0, [800.0, 1100.0])
-    assert "outside every round" in why_apart(1000.0, [])
-    assert "machine" not in within + why_apart(1300.0, [900.0, 1100.0])
 
 
 def test_recomputing_a_run_with_its_own_code_gives_back_its_comparisons(tiny_run: Path) -> None:

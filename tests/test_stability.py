@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 import pytest
 
-from loadtests.bench.stability import P99_BUDGET, RATIO_BUDGET, main, rows
-from loadtests.common.runfiles import VERDICT_FIGURES, Summary, read_summary, write_summary
+from loadtests.bench.stability import P99_BUDGET, RATIO_BUDGET, alone_lines, main, rows
+from loadtests.common.runfiles import (
+    VERDICT_FIGURES,
+    Alone,
+    Summary,
+    read_summary,
+    write_summary,
+)
 
 # A whole default run of 2026-11-26 (once the README's reference run), before the pooled ladder.
 FIXTURE = Path(__file__).parent / "data" / "default_run_20261126"
@@ -134,3 +141,27 @@ def test_recompute_reads_the_runs_figures_not_their_stored_words(tmp_path: Path)
     dirs = [str(tmp_path / "a"), str(tmp_path / "b")]
     assert main(["--runs", *dirs]) == 1
     assert main(["--recompute", "--runs", *dirs]) == 0
+
+
+def test_each_runs_standalone_check_reads_its_gaps_as_the_run_warns() -> None:
+    """`stability` prints per run how many targets agreed with wrk alone and how the gaps
+    read: six targets 25 % faster alone move with the machine; flask, far faster still and
+    outside one more round's spread, is named as moved by the run."""
+    run = read_summary(FIXTURE).model_copy(deep=True)
+    for name, target in run.targets.items():
+        rounds = [f.wrk_rps for f in target.rounds if f.wrk_rps and f.wrk_valid]
+        assert len(rounds) >= 3, name
+        run_rps = statistics.median(rounds)
+        alone_rps = run_rps * (4.0 if name == "flask" else 1.25)
+        target.alone = Alone(
+            wrk_rps=alone_rps, run_wrk_rps=run_rps, ratio=run_rps / alone_rps, agrees=False
+        )
+    [line] = alone_lines([run])
+    assert f"alone 0 of {len(run.targets)} within ±10 %" in line
+    assert "the machine's shift 0.80" in line
+    assert f"{len(run.targets) - 1} more within it after that shift" in line
+    assert line.endswith("outside both: flask")
+    no_pass = run.model_copy(deep=True)
+    for target in no_pass.targets.values():
+        target.alone = None
+    assert alone_lines([no_pass]) == [f"{run.run_id}: no standalone pass in this run"]

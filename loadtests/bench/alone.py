@@ -6,8 +6,9 @@ alive. Each target then gets one more fresh process, warmed up like a round's, a
 - wrk passes of the same script at the same concurrency, as many as a visit makes, the mean
   of the valid ones (a pass whose server did not get its core is left out, as in a round).
   It should agree with the run's figure (the median of the rounds' wrk figures) within
-  ALONE_TOLERANCE: a larger gap means something of the run itself moves the answer (or the
-  machine moved by that much between the rounds and the end), and the run warns;
+  ALONE_TOLERANCE. Once every target has run alone, a larger gap is read
+  (``loadtests.bench.gap``): the machine's speed moved for every target, one more process's
+  speed within what the rounds allow, or something of the run; the run warns with it;
 - ``strace -c -f`` on the server for one more wrk second (untimed: the tracer stops the
   server at every call), for the system calls per request;
 - the invalid-input matrix, its /docs, /redoc and /openapi.json, and the overload run when
@@ -22,7 +23,7 @@ from statistics import mean, median
 from loadtests.bench import cpu as _cpu
 from loadtests.bench.config import WRK_CONNECTIONS
 from loadtests.bench.docs import check as check_docs
-from loadtests.bench.gap import ALONE_TOLERANCE, why_apart
+from loadtests.bench.gap import ALONE_TOLERANCE, machine_shift, read_gap, why_apart
 from loadtests.bench.results import TargetRecord
 from loadtests.bench.serving import Server
 from loadtests.bench.visit import Visits
@@ -107,12 +108,36 @@ class AloneVisits(Visits):
             f"{name} alone: wrk {alone_rps or 0:,.0f} req/s, the run's {run_rps or 0:,.0f} "
             f"(run / alone {ratio}); {calls.per_request if calls else '-'} system calls a request"
         )
-        if agrees is False:
-            self.warnings.append(
-                f"{name}: the run's wrk figure ({run_rps:,.0f} req/s) is {ratio:.2f}x wrk against "
-                f"the same target alone ({alone_rps:,.0f}): more than {ALONE_TOLERANCE:.0%} "
-                f"apart; {why_apart(alone_rps or 0.0, rounds)}"
+
+    def read_gaps(self) -> None:
+        """Once every target has run alone: read each gap past the tolerance against the
+        machine's shift (every target's run : alone) and one more round's spread, record the
+        reading in the target's Alone, and warn with it."""
+        done = {n: r for n, r in self.records.items() if r.alone and r.alone.ratio is not None}
+        shift = machine_shift(r.alone.ratio for r in done.values() if r.alone)
+        for name, rec in done.items():
+            alone = rec.alone
+            if alone is None or alone.wrk_rps is None:
+                continue
+            rounds = [f.wrk_rps for f in rec.per_round.values() if f.wrk_rps and f.wrk_valid]
+            gap = read_gap(alone.wrk_rps, alone.ratio, shift, rounds)
+            rec.alone = alone.model_copy(
+                update={
+                    "machine_shift": None if shift is None else round(shift, 3),
+                    "after_shift": None if gap.after_shift is None else round(gap.after_shift, 3),
+                    "one_more_low": None if gap.low is None else round(gap.low, 1),
+                    "one_more_high": None if gap.high is None else round(gap.high, 1),
+                    "gap_cause": gap.cause if alone.agrees is False else None,
+                }
             )
+            if alone.agrees is False:
+                self.warnings.append(
+                    f"{name}: the run's wrk figure ({alone.run_wrk_rps or 0:,.0f} req/s) is "
+                    f"{alone.ratio:.2f}x wrk against the same target alone "
+                    f"({alone.wrk_rps:,.0f}): more than {ALONE_TOLERANCE:.0%} apart; "
+                    + why_apart(gap)
+                )
+        self.write_summary()
 
     def syscalls(self, name: str, server: Server) -> _cpu.Syscalls | None:
         """Count the server's system calls during one wrk second (strace -c -f)."""

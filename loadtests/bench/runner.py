@@ -336,6 +336,8 @@ class Bench(AloneVisits):
         for name in self.s.targets if not self.s.url else self.s.subjects:
             if self.records[name].status != "failed":
                 self.alone_phase(name)
+        if self.s.alone and self.s.wrk and not self.s.url:
+            self.read_gaps()
         failed = [n for n, r in self.records.items() if r.status == "failed"]
         if failed:
             raise ProcessError(

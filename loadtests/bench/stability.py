@@ -7,7 +7,9 @@ every headline figure and every comparison, its value in each run and its spread
 slower, a tie, undecided) came out the same every time. Only the verdict's figures
 (throughput and sustainable throughput) decide the exit status; the words of the figures
 the report only shows (p99, CPU per request) are listed apart. Each run's machine speed
-(the CPU calibration) and length are shown first, so a slower set of runs is told apart.
+(the CPU calibration) and length are shown first, so a slower set of runs is told apart;
+after the table, each run's A/A control and its standalone check (how many targets agreed
+with wrk alone, and how the gaps read: the machine, one more process, or the run).
 ``--runs DIR DIR ...`` only compares finished runs; with ``--recompute`` their comparisons
 are computed again by this code from the rungs and latency histograms each run stored, so a
 change to the comparison method can be read on runs made before it. The budgets it checks
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
@@ -29,6 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from loadtests.bench.compare import compare
+from loadtests.bench.gap import ALONE_TOLERANCE, machine_shift, read_gap
 from loadtests.bench.pooling import CONFIDENCE, Pool, pool_into
 from loadtests.bench.rungs import closed_loop_capacity
 from loadtests.common import hdr as _hdr
@@ -219,6 +223,41 @@ def aa_lines(runs: list[Summary]) -> list[str]:
     return out
 
 
+def alone_lines(runs: list[Summary]) -> list[str]:
+    """Return each run's standalone check: how many targets agreed within ALONE_TOLERANCE,
+    and how the gaps read (``loadtests.bench.gap``): the machine, one more process, the run."""
+    out = []
+    for s in runs:
+        measured = {
+            name: (t.alone, [r.wrk_rps for r in t.rounds if r.wrk_rps and r.wrk_valid])
+            for name, t in s.targets.items()
+            if t.alone is not None and t.alone.ratio is not None and t.alone.wrk_rps
+        }
+        if not measured:
+            out.append(f"{s.run_id}: no standalone pass in this run")
+            continue
+        ratios = [a.ratio for a, _ in measured.values() if a.ratio is not None]
+        shift = machine_shift(ratios)
+        causes: Counter[str] = Counter()
+        outside = []
+        for name, (alone, rounds) in measured.items():
+            if alone.agrees is not False or alone.wrk_rps is None:
+                causes["agrees"] += 1
+                continue
+            gap = read_gap(alone.wrk_rps, alone.ratio, shift, rounds)
+            causes[gap.cause] += 1
+            if gap.cause == "run":
+                outside.append(name)
+        out.append(
+            f"{s.run_id}: alone {causes['agrees']} of {len(measured)} within "
+            f"±{ALONE_TOLERANCE * 100:.0f} % (run : alone {min(ratios):.2f}-{max(ratios):.2f}); "
+            f"the machine's shift {'not known' if shift is None else f'{shift:.2f}'}: "
+            f"{causes['machine']} more within it after that shift, {causes['process']} within "
+            f"one more round's spread, outside both: {', '.join(outside) or 'none'}"
+        )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run (or read) the runs; print the table; exit 1 when a verdict word differed."""
     parser = argparse.ArgumentParser(
@@ -253,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     found = rows(runs)
     Console(width=220).print(table(runs, found))
     for line in aa_lines(runs):
+        print(line)
+    for line in alone_lines(runs):
         print(line)
     differ = [r.name for r in found if r.same_word is False and r.in_verdict]
     shown = [r.name for r in found if r.same_word is False and not r.in_verdict]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from loadtests.bench.gap import gap_cause
+from loadtests.bench.gap import machine_shift, read_gap
 from loadtests.report.format import fmt
 from loadtests.report.load import Data, Run
 
@@ -96,26 +96,38 @@ def cost_sentence(run: Run, pair_name: str = "default") -> str | None:
 
 
 GAP_WORDS = {
-    "process": "within the rounds' range",
-    "run": "outside every round: the run moves it",
+    "machine": "every target moved with it: the machine",
+    "process": "within one more round's spread",
+    "run": "outside one more round's spread: the run moves it",
+    "unknown": "too few rounds to tell one more process from the run",
 }
 
 
-def _why_apart(alone: Data) -> str:
-    """Return what a gap past the tolerance is likeliest made of ("" when they agree)."""
-    if alone.get("agrees") is not False:
-        return ""
-    cause = gap_cause(alone["wrk_rps"], alone.get("run_wrk_low"), alone.get("run_wrk_high"))
-    return GAP_WORDS[cause]
+def _round_figures(target: Data) -> list[float]:
+    """Return the target's valid wrk figures, one a round."""
+    return [
+        float(r["wrk_rps"])
+        for r in target.get("rounds") or []
+        if r.get("wrk_rps") and r.get("wrk_valid", True)
+    ]
+
+
+def alone_shift(run: Run) -> float | None:
+    """Return the run's median run : alone over its targets (the machine's own shift)."""
+    return machine_shift(_alone(t).get("ratio") for t in run.targets.values())
 
 
 def alone_rows(run: Run) -> list[dict[str, Any]]:
-    """Return per target the run's wrk figure beside wrk against the target alone."""
+    """Return per target the run's wrk figure beside wrk against the target alone, and how a
+    gap past the tolerance reads (``loadtests.bench.gap``, the rule the run warned by; for
+    runs made before it, read here from their stored figures)."""
+    shift = alone_shift(run)
     rows = []
     for name, target in run.targets.items():
         alone = _alone(target)
         if alone.get("wrk_rps") is None:
             continue
+        gap = read_gap(alone["wrk_rps"], alone.get("ratio"), shift, _round_figures(target))
         rows.append(
             {
                 "name": name,
@@ -124,8 +136,9 @@ def alone_rows(run: Run) -> list[dict[str, Any]]:
                 "low": alone.get("run_wrk_low"),
                 "high": alone.get("run_wrk_high"),
                 "ratio": alone.get("ratio"),
+                "after_shift": gap.after_shift,
                 "agrees": alone.get("agrees"),
-                "why": _why_apart(alone),
+                "why": GAP_WORDS[gap.cause] if alone.get("agrees") is False else "",
             }
         )
     return rows

@@ -23,7 +23,7 @@ import jinja2
 from loadtests.report import view
 from loadtests.report.charts import draw, draw_compare
 from loadtests.report.claims import claims_view
-from loadtests.report.costs import alone_rows, cost_rows, cost_sentence
+from loadtests.report.costs import alone_rows, alone_shift, cost_rows, cost_sentence
 from loadtests.report.format import change, fmt, fmt_change, fmt_spread
 from loadtests.report.glance import aa_line, glance, sources
 from loadtests.report.load import (
@@ -96,6 +96,7 @@ def context(run: Run, charts: list[Chart]) -> dict[str, Any]:
         "costs": cost_rows(run),
         "cost_sentence": cost_sentence(run),
         "alone": alone_rows(run),
+        "alone_shift": alone_shift(run),
         "rungs": view.rung_rows(run),
         "run": run,
         "summary": run.summary,

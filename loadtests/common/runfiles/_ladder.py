@@ -105,6 +105,14 @@ class Alone(RunFile):
     # The server core's CPU calibration just before the standalone passes against the run's
     # median (+0.2: 20 % slower): past DRIFT_LIMIT the machine itself moved since the rounds.
     machine_off: float | None = None
+    # How a gap past the tolerance reads (loadtests.bench.gap): the run's median run : alone
+    # over every target (the machine's own shift), this target's ratio divided by it, the
+    # 95 % prediction interval of one more round, and the cause (loadtests.bench.gap.GapCause).
+    machine_shift: float | None = None
+    after_shift: float | None = None
+    one_more_low: float | None = None
+    one_more_high: float | None = None
+    gap_cause: Literal["machine", "process", "run", "unknown"] | None = None
     syscalls_per_request: float | None = None
     syscalls_requests: int | None = None
     syscalls_top: dict[str, float] = {}  # per request, the most frequent calls
