@@ -108,7 +108,7 @@ def _round_figures(target: Data) -> list[float]:
     return [
         float(r["wrk_rps"])
         for r in target.get("rounds") or []
-        if r.get("wrk_rps") and r.get("wrk_valid", True)
+        if r.get("wrk_rps") and r.get("wrk_valid")
     ]
 
 
