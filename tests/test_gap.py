@@ -13,8 +13,10 @@ from loadtests.bench.gap import (
     machine_shift,
     one_more_round,
     read_gap,
+    read_run,
     why_apart,
 )
+from loadtests.common.runfiles import Alone, RoundFigures
 
 
 def test_the_machine_shift_is_the_median_of_every_target_and_needs_three() -> None:
@@ -93,3 +95,28 @@ def test_the_warning_names_the_reading_and_its_figures() -> None:
     run = why_apart(Gap("run", 0.83, 0.84, 2211.0, 2789.0))
     assert "outside" in run
     assert "something of the run moves this target" in run
+
+
+def test_a_run_is_read_once_for_its_run_report_and_stability() -> None:
+    """read_run: the shift over every target measured alone, each gap read over its valid
+    rounds only; a target without a standalone figure is left out."""
+    rounds = [RoundFigures(round=n, wrk_rps=rps, wrk_valid=True) for n, rps in enumerate(ROUNDS)]
+    bad = RoundFigures(round=9, wrk_rps=90_000.0, wrk_valid=False)  # would widen the spread
+    median_rps = statistics.median(ROUNDS)
+
+    def alone(rps: float) -> Alone:
+        return Alone(wrk_rps=rps, run_wrk_rps=median_rps, ratio=median_rps / rps, agrees=False)
+
+    shift, gaps = read_run(
+        {
+            "a": (alone(3000.0), rounds),
+            "b": (alone(3000.0), rounds),
+            "c": (alone(4200.0), [*rounds, bad]),
+            "d": (None, rounds),
+        }
+    )
+    assert shift == pytest.approx(median_rps / 3000.0)
+    assert set(gaps) == {"a", "b", "c"}
+    assert gaps["a"].cause == "machine"
+    assert gaps["c"].cause == "run"  # the invalid round left out of one more round's spread
+    assert gaps["c"].high == pytest.approx((one_more_round(ROUNDS) or (0.0, 0.0))[1])

@@ -23,7 +23,7 @@ from statistics import mean, median
 from loadtests.bench import cpu as _cpu
 from loadtests.bench.config import WRK_CONNECTIONS
 from loadtests.bench.docs import check as check_docs
-from loadtests.bench.gap import ALONE_TOLERANCE, machine_shift, read_gap, why_apart
+from loadtests.bench.gap import ALONE_TOLERANCE, read_run, why_apart
 from loadtests.bench.results import TargetRecord
 from loadtests.bench.serving import Server
 from loadtests.bench.visit import Visits
@@ -113,14 +113,14 @@ class AloneVisits(Visits):
         """Once every target has run alone: read each gap past the tolerance against the
         machine's shift (every target's run : alone) and one more round's spread, record the
         reading in the target's Alone, and warn with it."""
-        done = {n: r for n, r in self.records.items() if r.alone and r.alone.ratio is not None}
-        shift = machine_shift(r.alone.ratio for r in done.values() if r.alone)
-        for name, rec in done.items():
+        shift, gaps = read_run(
+            {n: (r.alone, r.per_round.values()) for n, r in self.records.items()}
+        )
+        for name, gap in gaps.items():
+            rec = self.records[name]
             alone = rec.alone
-            if alone is None or alone.wrk_rps is None:
+            if alone is None:
                 continue
-            rounds = [f.wrk_rps for f in rec.per_round.values() if f.wrk_rps and f.wrk_valid]
-            gap = read_gap(alone.wrk_rps, alone.ratio, shift, rounds)
             rec.alone = alone.model_copy(
                 update={
                     "machine_shift": None if shift is None else round(shift, 3),
@@ -133,8 +133,8 @@ class AloneVisits(Visits):
             if alone.agrees is False:
                 self.warnings.append(
                     f"{name}: the run's wrk figure ({alone.run_wrk_rps or 0:,.0f} req/s) is "
-                    f"{alone.ratio:.2f}x wrk against the same target alone "
-                    f"({alone.wrk_rps:,.0f}): more than {ALONE_TOLERANCE:.0%} apart; "
+                    f"{alone.ratio or 0:.2f}x wrk against the same target alone "
+                    f"({alone.wrk_rps or 0:,.0f}): more than {ALONE_TOLERANCE:.0%} apart; "
                     + why_apart(gap)
                 )
         self.write_summary()

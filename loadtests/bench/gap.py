@@ -34,12 +34,14 @@ rounds' figures (``loadtests.bench.noise``). The shift of the targets' own figur
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from statistics import mean, median, stdev
 from typing import Literal
 
 from scipy.stats import t as student_t
+
+from loadtests.common.runfiles import Alone, RoundFigures
 
 ALONE_TOLERANCE = 0.10  # the run's wrk figure against the target's alone
 MIN_SHIFT_TARGETS = 3  # standalone figures needed before their median says the machine moved
@@ -122,3 +124,26 @@ def why_apart(gap: Gap) -> str:
         f"even after the machine's shift ({shift}) the figure alone lies outside {spread}:"
         " something of the run moves this target"
     )
+
+
+def valid_wrk(rounds: Iterable[RoundFigures]) -> list[float]:
+    """Return a target's valid wrk figures, one a round."""
+    return [f.wrk_rps for f in rounds if f.wrk_rps and f.wrk_valid]
+
+
+def read_run(
+    targets: Mapping[str, tuple[Alone | None, Iterable[RoundFigures]]],
+) -> tuple[float | None, dict[str, Gap]]:
+    """Return a run's machine shift and the reading of every target measured alone (its
+    Alone and its rounds' figures): the one rule the run warns by, the report shows and
+    ``stability`` counts."""
+    measured = {
+        name: (alone, alone.wrk_rps, valid_wrk(rounds))
+        for name, (alone, rounds) in targets.items()
+        if alone is not None and alone.ratio is not None and alone.wrk_rps
+    }
+    shift = machine_shift(alone.ratio for alone, _, _ in measured.values())
+    return shift, {
+        name: read_gap(rps, alone.ratio, shift, rounds)
+        for name, (alone, rps, rounds) in measured.items()
+    }

@@ -32,7 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from loadtests.bench.compare import compare
-from loadtests.bench.gap import ALONE_TOLERANCE, machine_shift, read_gap
+from loadtests.bench.gap import ALONE_TOLERANCE, read_run
 from loadtests.bench.pooling import CONFIDENCE, Pool, pool_into
 from loadtests.bench.rungs import closed_loop_capacity
 from loadtests.common import hdr as _hdr
@@ -228,28 +228,21 @@ def alone_lines(runs: list[Summary]) -> list[str]:
     and how the gaps read (``loadtests.bench.gap``): the machine, one more process, the run."""
     out = []
     for s in runs:
-        measured = {
-            name: (t.alone, [r.wrk_rps for r in t.rounds if r.wrk_rps and r.wrk_valid])
-            for name, t in s.targets.items()
-            if t.alone is not None and t.alone.ratio is not None and t.alone.wrk_rps
-        }
-        if not measured:
+        shift, gaps = read_run({n: (t.alone, t.rounds) for n, t in s.targets.items()})
+        if not gaps:
             out.append(f"{s.run_id}: no standalone pass in this run")
             continue
-        ratios = [a.ratio for a, _ in measured.values() if a.ratio is not None]
-        shift = machine_shift(ratios)
-        causes: Counter[str] = Counter()
-        outside = []
-        for name, (alone, rounds) in measured.items():
-            if alone.agrees is not False or alone.wrk_rps is None:
-                causes["agrees"] += 1
-                continue
-            gap = read_gap(alone.wrk_rps, alone.ratio, shift, rounds)
-            causes[gap.cause] += 1
-            if gap.cause == "run":
-                outside.append(name)
+        alone = [s.targets[n].alone for n in gaps]
+        ratios = [a.ratio for a in alone if a is not None and a.ratio is not None]
+        apart = {
+            n: gap
+            for (n, gap), a in zip(gaps.items(), alone, strict=True)
+            if a is not None and a.agrees is False
+        }
+        causes = Counter(gap.cause for gap in apart.values())
+        outside = [n for n, gap in apart.items() if gap.cause == "run"]
         out.append(
-            f"{s.run_id}: alone {causes['agrees']} of {len(measured)} within "
+            f"{s.run_id}: alone {len(gaps) - len(apart)} of {len(gaps)} within "
             f"±{ALONE_TOLERANCE * 100:.0f} % (run : alone {min(ratios):.2f}-{max(ratios):.2f}); "
             f"the machine's shift {'not known' if shift is None else f'{shift:.2f}'}: "
             f"{causes['machine']} more within it after that shift, {causes['process']} within "

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from loadtests.bench.gap import machine_shift, read_gap
+from loadtests.bench.gap import Gap, read_run
+from loadtests.common.runfiles import TargetSummary
 from loadtests.report.format import fmt
 from loadtests.report.load import Data, Run
 
@@ -103,31 +104,28 @@ GAP_WORDS = {
 }
 
 
-def _round_figures(target: Data) -> list[float]:
-    """Return the target's valid wrk figures, one a round."""
-    return [
-        float(r["wrk_rps"])
-        for r in target.get("rounds") or []
-        if r.get("wrk_rps") and r.get("wrk_valid")
-    ]
+def _gaps(run: Run) -> tuple[float | None, dict[str, Gap]]:
+    """Return the run's machine shift and each standalone gap's reading (the run's own rule)."""
+    typed = {n: TargetSummary.model_validate(t) for n, t in run.targets.items()}
+    return read_run({n: (t.alone, t.rounds) for n, t in typed.items()})
 
 
 def alone_shift(run: Run) -> float | None:
     """Return the run's median run : alone over its targets (the machine's own shift)."""
-    return machine_shift(_alone(t).get("ratio") for t in run.targets.values())
+    return _gaps(run)[0]
 
 
 def alone_rows(run: Run) -> list[dict[str, Any]]:
     """Return per target the run's wrk figure beside wrk against the target alone, and how a
     gap past the tolerance reads (``loadtests.bench.gap``, the rule the run warned by; for
     runs made before it, read here from their stored figures)."""
-    shift = alone_shift(run)
+    _, gaps = _gaps(run)
     rows = []
     for name, target in run.targets.items():
         alone = _alone(target)
         if alone.get("wrk_rps") is None:
             continue
-        gap = read_gap(alone["wrk_rps"], alone.get("ratio"), shift, _round_figures(target))
+        gap = gaps.get(name)
         rows.append(
             {
                 "name": name,
@@ -136,9 +134,9 @@ def alone_rows(run: Run) -> list[dict[str, Any]]:
                 "low": alone.get("run_wrk_low"),
                 "high": alone.get("run_wrk_high"),
                 "ratio": alone.get("ratio"),
-                "after_shift": gap.after_shift,
+                "after_shift": gap.after_shift if gap else None,
                 "agrees": alone.get("agrees"),
-                "why": GAP_WORDS[gap.cause] if alone.get("agrees") is False else "",
+                "why": GAP_WORDS[gap.cause] if gap and alone.get("agrees") is False else "",
             }
         )
     return rows

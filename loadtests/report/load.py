@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtests.bench.compare import throughput_source
-from loadtests.bench.ladder import PAIR_RUNG_SHARE
+from loadtests.bench.ladder import comparison_rung
 from loadtests.bench.rungs import closed_loop_capacity
 from loadtests.common.runfiles import (
     Comparison,
@@ -271,9 +271,8 @@ def ranked_source(run: Run) -> ThroughputSource:
 def common_rate(run: Run) -> float | None:
     """Return the ladder rate the headline reads p99 at: the run's headline rung (fixed after
     round 1 and measured in every round: ``ladder.comparison_rung`` over every target); for
-    runs without one, the highest rate every target measured validly in its curve, at most
-    PAIR_RUNG_SHARE of the slowest closed-loop capacity, else the lowest such rate; None when
-    they share none."""
+    runs without one, the same rule over the rates every target measured validly in its
+    curve (the lowest of them when no capacity is known); None when they share none."""
     if run.summary.get("headline_rung") is not None:
         return float(run.summary["headline_rung"])
     curves = [t.get("latency_curve") or [] for t in run.targets.values()]
@@ -291,9 +290,7 @@ def common_rate(run: Run) -> float | None:
     capacities = [
         closed_loop_capacity(TargetSummary.model_validate(t).rounds) for t in run.targets.values()
     ]
-    known = [c for c in capacities if c]
-    below = [r for r in shared if known and r <= PAIR_RUNG_SHARE * min(known)]
-    return max(below) if below else min(shared)
+    return comparison_rung(capacities, sorted(shared)) or min(shared)
 
 
 def curve_index(target: Data, rate: float | None) -> int | None:
