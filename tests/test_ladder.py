@@ -264,13 +264,13 @@ def test_a_step_straight_after_a_clean_pass_skips_the_settle(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """/health is asked before a step unless the step before it, on the same server and less
-    than CLEAN_FOR_S ago, passed with every answer in; later rounds' steps offer half the
-    requests (their answers are only pooled)."""
+    than CLEAN_FOR_S ago (on a clock the test moves), passed with every answer in; later
+    rounds' steps offer half the requests (their answers are only pooled)."""
     settings = RunSettings(targets=("flask",), rounds=3, benches=False)
     bench = Bench(settings, tmp_path, Reporter(1.0, Console(file=io.StringIO())))
     histogram = _hdr.new_histogram()
     _hdr.record_seconds(histogram, 0.002)
-    queue = [result(5.0, 0.1), result(5.0, 0.1), result(60.0, 0.1), result(5.0, 0.1)]
+    queue = [result(5.0, 0.1), result(5.0, 0.1), result(60.0, 0.1), *[result(5.0, 0.1)] * 2]
     seconds: list[float] = []
 
     class Stepper:
@@ -281,18 +281,23 @@ def test_a_step_straight_after_a_clean_pass_skips_the_settle(
             return out
 
     settles: list[str] = []
+    clock = [100.0]  # the steps' monotonic clock, moved by hand: no wall time decides
     monkeypatch.setattr(type(bench), "stepper", property(lambda self: Stepper()))
     monkeypatch.setattr(_steps, "settle", lambda url: settles.append(url) or True)
     monkeypatch.setattr(_steps._cpu, "wait_idle", lambda pid: 0.0)
+    monkeypatch.setattr(_steps.time, "monotonic", lambda: clock[0])
     server = Server("http://127.0.0.1:1", Answers(b"{}", b"{}"), None)
     other = Server("http://127.0.0.1:2", Answers(b"{}", b"{}"), None)
     rec = bench.records["flask"]
     bench.step("t", rec, 1, server, 500.0, "climb")  # first: settles
+    clock[0] += _steps.CLEAN_FOR_S / 2
     bench.step("t", rec, 2, server, 500.0, "fixed")  # after a clean pass: no settle
     bench.step("t", rec, 2, other, 500.0, "fixed")  # another server: settles; p99 60 fails
     bench.step("t", rec, 2, other, 500.0, "fixed")  # after a failure: settles
-    assert settles == [server.url, other.url, other.url]
-    assert seconds == [1.0, 0.5, 0.5, 0.5]  # 500 requests in round 1, 250 later
+    clock[0] += _steps.CLEAN_FOR_S * 2
+    bench.step("t", rec, 2, other, 500.0, "fixed")  # a clean pass, but too long ago: settles
+    assert settles == [server.url, other.url, other.url, other.url]
+    assert seconds == [1.0, 0.5, 0.5, 0.5, 0.5]  # 500 requests in round 1, 250 later
 
 
 def test_common_ladder_is_absolute_and_ends_at_the_top() -> None:
